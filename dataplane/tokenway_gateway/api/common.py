@@ -1,0 +1,60 @@
+"""Shared building blocks of the Tokenway API (CRD specs and the gateway config).
+
+Every model here is the single source of truth for both the gateway's config file
+and the CRD schemas in ``crds/``: field names are camelCase on the wire (as
+Kubernetes users expect) and snake_case in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+API_GROUP = "tokenway.io"
+API_VERSION = "v1alpha1"
+
+
+class ApiModel(BaseModel):
+    """Base of every API object: camelCase aliases, unknown fields rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=False,
+    )
+
+    def dump(self) -> dict[str, Any]:
+        """The wire form: camelCase keys, no unset optionals."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class SecretKeyRef(ApiModel):
+    """A key inside a Kubernetes Secret (never the secret itself)."""
+
+    name: str = Field(min_length=1, max_length=253)
+    key: str = Field(default="api-key", min_length=1, max_length=253)
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(ApiModel):
+    """A standard Kubernetes status condition (metav1.Condition)."""
+
+    type: str = Field(min_length=1, max_length=316)
+    status: ConditionStatus
+    reason: str = Field(min_length=1, max_length=1024)
+    message: str = Field(default="", max_length=32768)
+    observed_generation: int | None = Field(default=None, ge=0)
+    last_transition_time: datetime | None = None
+
+
+class ObjectStatus(ApiModel):
+    """Status fields every Tokenway kind has."""
+
+    observed_generation: int | None = Field(default=None, ge=0)
+    conditions: list[Condition] = Field(default_factory=list)

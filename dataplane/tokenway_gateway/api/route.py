@@ -1,0 +1,152 @@
+"""RoutePolicy: which pool serves a request, and how the gateway treats it on the way."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from .common import ApiModel, ObjectStatus
+from .pool import NAME_PATTERN, cel
+
+BalancingAlgorithm = Literal[
+    "least-request",
+    "round-robin",
+    "weighted",
+    "power-of-two",
+    "consistent-hash",
+    "llm-aware",
+]
+
+
+class RouteMatch(ApiModel):
+    """Every set field must match (AND); an empty match matches everything."""
+
+    models: list[str] = Field(default_factory=list, max_length=64, description="Requested model names or aliases.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Exact header values (names lower-case).")
+    api_key_tiers: list[str] = Field(default_factory=list, max_length=32)
+    prompt_regex: str | None = Field(default=None, max_length=4096)
+    keywords: list[str] = Field(default_factory=list, max_length=256)
+    min_prompt_tokens: int | None = Field(default=None, ge=0)
+    max_prompt_tokens: int | None = Field(default=None, ge=0)
+    intent: str | None = Field(default=None, max_length=256, description="Semantic intent label (embedding match).")
+
+    @field_validator("prompt_regex")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            import re
+
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"promptRegex does not compile: {exc}") from exc
+        return value
+
+
+class WeightedBackend(ApiModel):
+    pool: str = Field(min_length=1, max_length=253, pattern=NAME_PATTERN)
+    weight: int = Field(default=1, ge=0, le=10_000)
+    model: str | None = Field(default=None, max_length=256, description="Rewrite the model name sent upstream.")
+
+
+class RouteRule(ApiModel):
+    name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
+    match: RouteMatch = Field(default_factory=RouteMatch)
+    backends: list[WeightedBackend] = Field(min_length=1, max_length=32)
+    fallbacks: list[str] = Field(default_factory=list, max_length=16, description="Pools tried in order on failure.")
+
+
+class ScorerWeights(ApiModel):
+    """llm-aware picking: weighted scorers as in the Gateway API Inference Extension."""
+
+    queue: float = Field(default=2.0, ge=0, le=100)
+    kv_cache: float = Field(default=2.0, ge=0, le=100)
+    prefix_cache: float = Field(default=3.0, ge=0, le=100)
+    in_flight: float = Field(default=1.0, ge=0, le=100)
+    ttft: float = Field(default=1.0, ge=0, le=100)
+
+
+class LoadBalancing(ApiModel):
+    algorithm: BalancingAlgorithm = "least-request"
+    hash_header: str | None = Field(default=None, max_length=256, description="consistent-hash key header.")
+    bounded_load_factor: float = Field(default=1.25, ge=1.0, le=10.0)
+    scorers: ScorerWeights = Field(default_factory=ScorerWeights)
+
+
+class Retries(ApiModel):
+    attempts: int = Field(default=2, ge=0, le=10, description="Extra attempts before the first byte reaches the client.")
+    retry_on: list[Literal["connect-failure", "5xx", "reset", "429"]] = Field(
+        default_factory=lambda: ["connect-failure", "5xx", "reset"]
+    )
+    budget_percent: float = Field(default=20.0, ge=0, le=100, description="Retries as % of active requests.")
+
+
+class Timeouts(ApiModel):
+    request_seconds: float = Field(default=600.0, gt=0, le=86400)
+    first_token_seconds: float | None = Field(default=None, gt=0, le=3600)
+    connect_seconds: float = Field(default=5.0, gt=0, le=300)
+
+
+class OutlierDetection(ApiModel):
+    consecutive_errors: int = Field(default=5, ge=1, le=1000)
+    base_ejection_seconds: float = Field(default=30.0, gt=0, le=3600)
+    max_ejection_percent: int = Field(default=50, ge=0, le=100)
+
+
+class QueueLimits(ApiModel):
+    max_queued: int = Field(default=1000, ge=0, le=1_000_000)
+    max_wait_seconds: float = Field(default=30.0, ge=0, le=3600)
+
+
+class RegionPreference(ApiModel):
+    preferred: list[str] = Field(default_factory=list, max_length=32, description="Regions in priority order.")
+    overprovisioning_factor: float = Field(default=1.4, ge=1.0, le=10.0)
+
+
+class RateLimit(ApiModel):
+    tier: str = Field(min_length=1, max_length=63)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+    requests_per_minute: int | None = Field(default=None, ge=1)
+
+
+class PromptGuard(ApiModel):
+    enabled: bool = False
+    action: Literal["block", "flag"] = "block"
+    extra_patterns: list[str] = Field(default_factory=list, max_length=256)
+
+
+class RoutePolicySpec(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "self.rules.all(r, self.rules.exists_one(o, o.name == r.name))",
+                    "rule names must be unique",
+                )
+            ]
+        }
+    )
+
+    priority: int = Field(default=0, ge=-1000, le=1000, description="Higher priority policies match first.")
+    rules: list[RouteRule] = Field(min_length=1, max_length=256)
+    load_balancing: LoadBalancing = Field(default_factory=LoadBalancing)
+    retries: Retries = Field(default_factory=Retries)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    outlier_detection: OutlierDetection | None = None
+    queue: QueueLimits | None = None
+    region_preference: RegionPreference | None = None
+    rate_limits: list[RateLimit] = Field(default_factory=list, max_length=64)
+    prompt_guard: PromptGuard | None = None
+    max_output_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _unique_rule_names(self) -> RoutePolicySpec:
+        names = [rule.name for rule in self.rules]
+        if len(names) != len(set(names)):
+            raise ValueError("rule names must be unique")
+        return self
+
+
+class RoutePolicyStatus(ObjectStatus):
+    rules: int = 0

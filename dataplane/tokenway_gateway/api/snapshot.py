@@ -1,0 +1,73 @@
+"""The gateway's config snapshot: what the operator compiles and the gateway loads.
+
+A snapshot is validated whole before it replaces the running one, so every
+cross-reference (route -> pool, model names) is checked here.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from .cache import CachePolicySpec
+from .common import ApiModel
+from .pool import NAME_PATTERN, PoolRouting
+from .route import RoutePolicySpec
+
+SNAPSHOT_KIND = "GatewayConfig"
+
+
+class EndpointConfig(ApiModel):
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    weight: int = Field(default=1, ge=1, le=1000)
+    api_key_env: str | None = Field(default=None, max_length=256, description="Env var holding the upstream API key.")
+    name: str | None = Field(default=None, max_length=253, description="Pod or endpoint name, for logs and headers.")
+
+
+class PoolConfig(PoolRouting):
+    name: str = Field(min_length=1, max_length=253, pattern=NAME_PATTERN)
+    endpoints: list[EndpointConfig] = Field(default_factory=list)
+
+
+class NamedRoutePolicy(RoutePolicySpec):
+    name: str = Field(min_length=1, max_length=253)
+
+
+class NamedCachePolicy(CachePolicySpec):
+    name: str = Field(min_length=1, max_length=253)
+
+
+class ServerSettings(ApiModel):
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    drain_seconds: float = Field(default=30.0, ge=0, le=3600)
+    request_timeout_seconds: float = Field(default=600.0, gt=0, le=86400)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    max_idle_connections_per_endpoint: int = Field(default=256, ge=0, le=100_000)
+    failover_attempts: int = Field(default=2, ge=0, le=10, description="Other endpoints tried on connect failure.")
+
+
+class TelemetrySettings(ApiModel):
+    otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://", max_length=2048)
+    service_name: str = "tokenway-gateway"
+
+
+class GatewayConfig(ApiModel):
+    kind: str = SNAPSHOT_KIND
+    version: str = Field(default="0", min_length=1, max_length=128)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    pools: list[PoolConfig] = Field(default_factory=list)
+    routes: list[NamedRoutePolicy] = Field(default_factory=list)
+    caches: list[NamedCachePolicy] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> GatewayConfig:
+        pool_names = [pool.name for pool in self.pools]
+        if len(pool_names) != len(set(pool_names)):
+            raise ValueError("pool names must be unique")
+        known = set(pool_names)
+        for policy in self.routes:
+            for rule in policy.rules:
+                for target in [b.pool for b in rule.backends] + rule.fallbacks:
+                    if target not in known:
+                        raise ValueError(f"route {policy.name}/{rule.name} references unknown pool {target!r}")
+        return self

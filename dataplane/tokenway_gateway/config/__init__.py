@@ -1,0 +1,1 @@
+"""Loading and hot-swapping the gateway's config snapshot."""

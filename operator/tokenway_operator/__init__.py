@@ -1,0 +1,1 @@
+"""Tokenway operator: reconciles Tokenway custom resources into Deployments and gateway config."""
