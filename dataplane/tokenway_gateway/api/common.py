@@ -57,4 +57,9 @@ class ObjectStatus(ApiModel):
     """Status fields every Tokenway kind has."""
 
     observed_generation: int | None = Field(default=None, ge=0)
-    conditions: list[Condition] = Field(default_factory=list)
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=32,
+        # One condition per type, merged by type (as metav1.Condition lists are).
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )

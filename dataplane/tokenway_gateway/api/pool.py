@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
+from pydantic.json_schema import JsonDict
 
 from .common import ApiModel, ObjectStatus, SecretKeyRef
 
@@ -16,7 +17,8 @@ DEFAULT_REGION = "default"
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
-def cel(rule: str, message: str) -> dict[str, str]:
+def cel(rule: str, message: str) -> JsonDict:
+    """A CEL rule for the CRD's x-kubernetes-validations (the API server enforces it)."""
     return {"rule": rule, "message": message}
 
 

@@ -19,6 +19,10 @@ BalancingAlgorithm = Literal[
 ]
 
 
+RetryOn = Literal["connect-failure", "5xx", "reset", "429"]
+DEFAULT_RETRY_ON: tuple[RetryOn, ...] = ("connect-failure", "5xx", "reset")
+
+
 class RouteMatch(ApiModel):
     """Every set field must match (AND); an empty match matches everything."""
 
@@ -75,10 +79,8 @@ class LoadBalancing(ApiModel):
 
 
 class Retries(ApiModel):
-    attempts: int = Field(default=2, ge=0, le=10, description="Extra attempts before the first byte reaches the client.")
-    retry_on: list[Literal["connect-failure", "5xx", "reset", "429"]] = Field(
-        default_factory=lambda: ["connect-failure", "5xx", "reset"]
-    )
+    attempts: int = Field(default=2, ge=0, le=10, description="Extra tries before the first byte reaches the client.")
+    retry_on: list[RetryOn] = Field(default_factory=lambda: list(DEFAULT_RETRY_ON))
     budget_percent: float = Field(default=20.0, ge=0, le=100, description="Retries as % of active requests.")
 
 

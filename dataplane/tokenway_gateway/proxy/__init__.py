@@ -1,0 +1,1 @@
+"""Upstream connections, the per-request pipeline and stream relay."""

@@ -1,0 +1,1 @@
+"""Model and rule routing, and endpoint picking."""

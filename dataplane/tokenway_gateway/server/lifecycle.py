@@ -1,0 +1,69 @@
+"""Running a gateway listener: start, graceful drain, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+
+from ..proxy.gateway import Gateway
+from .http import HttpConnection, ServerState
+
+log = logging.getLogger("tokenway.server")
+
+
+class GatewayServer:
+    def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 8080, *,
+                 reuse_port: bool = False) -> None:
+        self.gateway = gateway
+        self.host = host
+        self.port = port
+        self.reuse_port = reuse_port
+        config = gateway.store.current
+        max_body = config.server.max_body_bytes if config else 8 * 1024 * 1024
+        self.state = ServerState(gateway.handle, max_body)
+        self._server: asyncio.Server | None = None
+        gateway.store.subscribe(self._on_config)
+
+    def _on_config(self, config: object) -> None:
+        from ..api.snapshot import GatewayConfig
+
+        if isinstance(config, GatewayConfig):
+            self.state.max_body_bytes = config.server.max_body_bytes
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: HttpConnection(self.state), self.host, self.port, backlog=4096,
+            reuse_port=self.reuse_port or None,
+        )
+        sock = self._server.sockets[0]
+        self.port = sock.getsockname()[1]
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        log.info("gateway listening on http://%s:%d", self.host, self.port)
+
+    async def drain(self, timeout: float) -> bool:
+        """Stop accepting, let in-flight requests finish; returns True when all did in time."""
+        self.gateway.draining = True
+        self.state.draining = True
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.state.connections):
+            conn.close_if_idle()
+        deadline = time.monotonic() + timeout
+        while self.state.active_requests > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        finished = self.state.active_requests == 0
+        if not finished:
+            log.warning("drain timeout after %.1fs: closing %d in-flight request(s)", timeout,
+                        self.state.active_requests)
+        return finished
+
+    async def stop(self) -> None:
+        for conn in list(self.state.connections):
+            conn.close()
+        self.gateway.connections.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()

@@ -1,0 +1,94 @@
+"""`tokenway gateway`: run the gateway with a config file or a Kubernetes config source."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+
+from ..config.file_source import FileConfigSource
+from ..config.store import ConfigStore
+from ..observability.logs import configure_logging
+from ..observability.metrics import GatewayMetrics
+from ..observability.tracing import make_tracer
+from ..proxy.gateway import Gateway
+from .lifecycle import GatewayServer
+
+DESCRIPTION = """Run the Tokenway gateway: an OpenAI-compatible proxy in front of inference pools.
+
+Config comes from a YAML file (hot-reloaded: validated whole, then swapped; a bad
+file is logged and the last good config keeps serving) or, in a cluster, from the
+ConfigMap the operator writes (--kube-configmap NAMESPACE/NAME, watched live).
+SIGTERM drains: stop accepting, let streams finish up to the drain timeout."""
+
+log = logging.getLogger("tokenway.gateway")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="path of the gateway config YAML (GatewayConfig)")
+    source.add_argument("--kube-configmap", metavar="NAMESPACE/NAME", help="watch this ConfigMap's config.yaml")
+    parser.add_argument("--host", default="0.0.0.0", help="listen address (default 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=8080, help="listen port (default 8080)")
+    parser.add_argument("--reload-interval", type=float, default=0.5, help="config file poll interval in seconds")
+    parser.add_argument("--drain-seconds", type=float, default=None,
+                        help="drain timeout on SIGTERM (default: server.drainSeconds of the config)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level)
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    return asyncio.run(serve(args))
+
+
+async def serve(args: argparse.Namespace) -> int:
+    store = ConfigStore()
+    tasks: list[asyncio.Task[None]] = []
+    if args.config:
+        file_source = FileConfigSource(args.config, store, args.reload_interval)
+        try:
+            if not file_source.load_now():
+                log.error("the initial config is invalid; fix it and start again")
+                return 2
+        except OSError as exc:
+            log.error("cannot read config %s: %s", args.config, exc)
+            return 2
+        tasks.append(asyncio.create_task(file_source.run()))
+    else:
+        from ..config.kube_source import kube_source_from_arg
+
+        kube_source = kube_source_from_arg(args.kube_configmap, store)
+        tasks.append(asyncio.create_task(kube_source.run()))
+
+    config = store.current
+    tracer = make_tracer(config.telemetry.otlp_endpoint if config else None,
+                         config.telemetry.service_name if config else "tokenway-gateway")
+    metrics = GatewayMetrics()
+    store.subscribe(lambda _: metrics.config_reloads.labels("applied").inc())
+    gateway = Gateway(store, metrics, tracer)
+    server = GatewayServer(gateway, args.host, args.port)
+    await server.start()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    drain = args.drain_seconds
+    if drain is None:
+        drain = store.current.server.drain_seconds if store.current else 30.0
+    log.info("draining for up to %.1fs", drain)
+    await server.drain(drain)
+    for task in tasks:
+        task.cancel()
+    await server.stop()
+    tracer.shutdown()
+    log.info("stopped")
+    return 0
