@@ -1,0 +1,216 @@
+"""Bad input and failing upstreams: the right status, an OpenAI error body, never a hang."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from procs import ProcessFactory, free_port, pool
+
+CHAT = "/v1/chat/completions"
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def assert_openai_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["message"]
+    if code is not None:
+        assert error["code"] == code
+    return dict(error)
+
+
+@pytest.fixture(scope="module")
+def gw(module_procs: ProcessFactory) -> Any:
+    sim = module_procs.simulator("m", "--itl-ms", "1", "--prefill-overhead-ms", "1")
+    dead = f"http://127.0.0.1:{free_port()}"
+    config = {"version": "1", "server": {"maxBodyBytes": 4096},
+              "pools": [pool("live", "m", sim.url), pool("dead", "dead-model", dead)]}
+    return module_procs.gateway(config)
+
+
+def test_malformed_json(gw: Any) -> None:
+    response = httpx.post(gw.url + CHAT, content=b'{"model": "m", "messages": [', headers={"content-type":
+                                                                                           "application/json"})
+    assert_openai_error(response, 400, "invalid_json")
+
+
+def test_body_not_an_object(gw: Any) -> None:
+    assert_openai_error(httpx.post(gw.url + CHAT, json=[1, 2]), 400, "invalid_json")
+
+
+def test_missing_model(gw: Any) -> None:
+    error = assert_openai_error(httpx.post(gw.url + CHAT, json={"messages": MESSAGES}), 400)
+    assert error["param"] == "model"
+
+
+def test_unknown_model(gw: Any) -> None:
+    error = assert_openai_error(httpx.post(gw.url + CHAT, json={"model": "gpt-9", "messages": MESSAGES}), 404,
+                                "model_not_found")
+    assert "gpt-9" in error["message"]
+
+
+def test_body_over_the_limit(gw: Any) -> None:
+    big = {"model": "m", "messages": [{"role": "user", "content": "x" * 10_000}]}
+    assert_openai_error(httpx.post(gw.url + CHAT, json=big), 413, "request_too_large")
+
+
+def test_chunked_body_over_the_limit(gw: Any) -> None:
+    def chunks() -> Any:
+        for _ in range(10):
+            yield b"x" * 1000
+
+    response = httpx.post(gw.url + CHAT, content=chunks(), headers={"content-type": "application/json"})
+    assert_openai_error(response, 413)
+
+
+def test_wrong_content_type(gw: Any) -> None:
+    response = httpx.post(gw.url + CHAT, content=b"model=m", headers={"content-type": "text/plain"})
+    assert_openai_error(response, 415, "unsupported_media_type")
+
+
+def test_wrong_method_and_unknown_path(gw: Any) -> None:
+    assert_openai_error(httpx.get(gw.url + CHAT), 405)
+    assert_openai_error(httpx.get(gw.url + "/v2/whatever"), 404)
+
+
+def test_garbage_http_gets_400_and_close(gw: Any) -> None:
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as sock:
+        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        data = sock.recv(65536)
+    assert data.startswith(b"HTTP/1.1 400")
+    assert b'"error"' in data
+
+
+def test_upstream_refusing_connections(gw: Any) -> None:
+    started = time.monotonic()
+    response = httpx.post(gw.url + CHAT, json={"model": "dead-model", "messages": MESSAGES})
+    assert_openai_error(response, 502, "upstream_connect_error")
+    assert time.monotonic() - started < 5
+
+
+def test_failover_to_a_live_endpoint(procs: ProcessFactory) -> None:
+    sim = procs.simulator("m", "--itl-ms", "1")
+    dead = f"http://127.0.0.1:{free_port()}"
+    gw = procs.gateway({"version": "1", "pools": [pool("p", "m", dead, sim.url)]})
+    statuses = [httpx.post(gw.url + CHAT, json={"model": "m", "messages": MESSAGES, "max_tokens": 2}).status_code
+                for _ in range(6)]
+    assert statuses == [200] * 6
+
+
+def test_5xx_is_retried_on_another_endpoint_before_the_first_byte(procs: ProcessFactory) -> None:
+    bad = procs.simulator("m", "--error-rate", "1.0", "--error-status", "503")
+    good = procs.simulator("m", "--itl-ms", "1")
+    gw = procs.gateway({"version": "1", "pools": [pool("p", "m", bad.url, good.url)]})
+    for _ in range(4):
+        response = httpx.post(gw.url + CHAT, json={"model": "m", "messages": MESSAGES, "max_tokens": 2})
+        assert response.status_code == 200, response.text
+
+
+def test_upstream_error_passes_through_when_no_retry_left(procs: ProcessFactory) -> None:
+    bad = procs.simulator("m", "--error-rate", "1.0", "--error-status", "500")
+    gw = procs.gateway({"version": "1", "pools": [pool("p", "m", bad.url)]})
+    response = httpx.post(gw.url + CHAT, json={"model": "m", "messages": MESSAGES})
+    assert response.status_code in (500, 502)
+    assert "error" in response.json()
+
+
+def test_mid_stream_disconnect_ends_the_stream_with_an_error(procs: ProcessFactory) -> None:
+    sim = procs.simulator("m", "--itl-ms", "5", "--disconnect-rate", "1.0", "--disconnect-after-tokens", "3")
+    gw = procs.gateway({"version": "1", "pools": [pool("p", "m", sim.url)]})
+    response = httpx.post(gw.url + CHAT, json={"model": "m", "messages": MESSAGES, "max_tokens": 20,
+                                               "stream": True}, timeout=10)
+    events = [line[6:] for line in response.text.split("\n") if line.startswith("data: ")]
+    assert "[DONE]" not in events
+    assert "error" in json.loads(events[-1])
+
+
+def test_request_deadline(procs: ProcessFactory) -> None:
+    sim = procs.simulator("m", "--stall-first-token-ms", "5000")
+    config = {"version": "1", "pools": [pool("p", "m", sim.url)],
+              "routes": [{"name": "r", "timeouts": {"requestSeconds": 0.5},
+                          "rules": [{"name": "all", "backends": [{"pool": "p"}]}]}]}
+    gw = procs.gateway(config)
+    started = time.monotonic()
+    response = httpx.post(gw.url + CHAT, json={"model": "m", "messages": MESSAGES}, timeout=10)
+    assert_openai_error(response, 504, "timeout")
+    assert time.monotonic() - started < 3
+
+
+def _running(sim_url: str) -> float:
+    for line in httpx.get(sim_url + "/metrics").text.splitlines():
+        if line.startswith("vllm:num_requests_running"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no vllm:num_requests_running")
+
+
+def test_client_disconnect_cancels_the_upstream_request(procs: ProcessFactory) -> None:
+    sim = procs.simulator("m", "--itl-ms", "50")
+    gw = procs.gateway({"version": "1", "pools": [pool("p", "m", sim.url)]})
+    with httpx.stream("POST", gw.url + CHAT, json={"model": "m", "messages": MESSAGES, "max_tokens": 1000,
+                                                    "stream": True}) as response:
+        chunks = response.iter_raw()
+        seen = []
+        for _ in range(5):
+            seen.append((len(next(chunks)), _running(sim.url)))
+        assert seen[-1][1] == 1, seen
+    deadline = time.monotonic() + 5
+    while _running(sim.url) != 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _running(sim.url) == 0
+
+
+def test_hot_reload_good_then_bad(procs: ProcessFactory) -> None:
+    sim = procs.simulator("m", "--itl-ms", "1")
+    config: dict[str, Any] = {"version": "1", "pools": [pool("p", "m", sim.url)]}
+    gw = procs.gateway(config)
+    path = gw.extra["config_path"]
+
+    config["version"] = "2"
+    config["pools"][0]["models"][0]["aliases"] = ["m-new"]
+    path.write_text(yaml.safe_dump(config))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if "m-new" in {m["id"] for m in httpx.get(gw.url + "/v1/models").json()["data"]}:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the new config was not applied")
+
+    path.write_text("version: '3'\npools: [{name: BAD NAME, models: []}]\n")
+    deadline = time.monotonic() + 5
+    while "rejected" not in gw.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "rejected, keeping version 2" in gw.log_text()
+    response = httpx.post(gw.url + CHAT, json={"model": "m-new", "messages": MESSAGES, "max_tokens": 2})
+    assert response.status_code == 200
+    assert 'tokenway_config_info{version="2"} 1.0' in httpx.get(gw.url + "/metrics").text
+
+
+def test_sigterm_drains_in_flight_streams(procs: ProcessFactory) -> None:
+    sim = procs.simulator("m", "--itl-ms", "40")
+    gw = procs.gateway({"version": "1", "server": {"drainSeconds": 10}, "pools": [pool("p", "m", sim.url)]})
+    result: dict[str, Any] = {}
+
+    def stream() -> None:
+        result["text"] = httpx.post(gw.url + CHAT, json={"model": "m", "messages": MESSAGES, "max_tokens": 25,
+                                                         "stream": True}, timeout=20).text
+
+    thread = threading.Thread(target=stream)
+    thread.start()
+    time.sleep(0.3)
+    gw.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(gw.url + "/healthz", timeout=2)
+    thread.join(20)
+    assert result["text"].rstrip().endswith("data: [DONE]")
+    assert gw.proc.wait(10) == 0
