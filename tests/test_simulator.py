@@ -25,7 +25,6 @@ import openai
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
 from tokenway_gateway.cli import build_parser
 from tokenway_gateway.simulator import SimulatorConfig, SimulatorHandle, start_simulator
 from tokenway_gateway.simulator.cli import DESCRIPTION, config_from_args
@@ -120,7 +119,7 @@ async def test_chat_non_streaming_shape_and_usage(sim: Factory, http: aiohttp.Cl
     assert choice["index"] == 0 and choice["finish_reason"] == "length"
     assert choice["message"]["role"] == "assistant" and choice["message"]["content"]
     usage = body["usage"]
-    assert usage["prompt_tokens"] == len(chat_prompt_tokens(messages)) == 2 + 2 + 3 + 4 + 1
+    assert usage["prompt_tokens"] == len(chat_prompt_tokens(messages)) == (2 + 4) + (2 + 6) + 1
     assert usage["completion_tokens"] == 7
     assert usage["total_tokens"] == usage["prompt_tokens"] + 7
     assert len(tokenize(choice["message"]["content"])) == 7  # one pseudo-word per token
@@ -167,7 +166,7 @@ async def test_completions_non_streaming_and_streaming(sim: Factory, http: aioht
 
 async def test_output_is_deterministic_given_the_seed(sim: Factory, http: aiohttp.ClientSession) -> None:
     a, b, c = await sim(seed=7), await sim(seed=7), await sim(seed=8)
-    request = {"model": "m1", "messages": [{"role": "user", "content": "Tell me a story"}]}
+    request: dict[str, Any] = {"model": "m1", "messages": [{"role": "user", "content": "Tell me a story"}]}
 
     async def answer(h: SimulatorHandle) -> dict[str, Any]:
         status, body = await post(http, h.url + "/v1/chat/completions", request)
@@ -221,7 +220,7 @@ async def test_models_health_and_embeddings(sim: Factory, http: aiohttp.ClientSe
         assert r.status == 200
 
     status, body = await post(http, h.url + "/v1/embeddings", {"model": "m1", "input": ["alpha", "beta", "alpha"]})
-    assert status == 200 and body["object"] == "list" and body["usage"]["prompt_tokens"] == 6
+    assert status == 200 and body["object"] == "list" and body["usage"]["prompt_tokens"] == 5  # alph|a, beta, alph|a
     vectors = [d["embedding"] for d in body["data"]]
     assert [d["index"] for d in body["data"]] == [0, 1, 2] and all(len(v) == 32 for v in vectors)
     assert all(abs(math.fsum(x * x for x in v) - 1.0) < 1e-9 for v in vectors)
@@ -391,7 +390,8 @@ async def test_official_openai_sdk_sync_and_async(sim: Factory) -> None:
             embedding = client.embeddings.create(model="m1", input="hello")  # the SDK asks for base64
             assert reply.choices[0].message.content == "".join(pieces)
             assert reply.usage is not None
-            return reply.choices[0].message.content or "", reply.usage.completion_tokens, len(embedding.data[0].embedding)
+            content = reply.choices[0].message.content or ""
+            return content, reply.usage.completion_tokens, len(embedding.data[0].embedding)
 
     text, completion_tokens, dim = await asyncio.to_thread(sync_calls)
     assert text and completion_tokens == 4 and dim == 768
@@ -410,7 +410,7 @@ async def test_official_openai_sdk_sync_and_async(sim: Factory) -> None:
 
 async def test_metrics_exposition_has_vllm_names_and_types(sim: Factory, http: aiohttp.ClientSession) -> None:
     h = await sim()
-    await post(http, h.url + "/v1/completions", {"model": "m1", "prompt": "hello there", "max_tokens": 3})
+    await post(http, h.url + "/v1/completions", {"model": "m1", "prompt": "hi you", "max_tokens": 3})
     async with http.get(h.url + "/metrics") as r:
         assert r.headers["Content-Type"].startswith("text/plain")
         families = {f.name: f for f in text_string_to_metric_families(await r.text())}
@@ -463,9 +463,9 @@ def _free_port() -> int:
 async def test_cli_process_serves_and_stops_on_sigterm(http: aiohttp.ClientSession) -> None:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "dataplane"), str(ROOT / "operator")])}
-    proc = subprocess.Popen([sys.executable, "-m", "tokenway_gateway.cli", "sim", "--host", "127.0.0.1",
-                             "--port", str(port), "--model", "m1", "--time-scale", "0"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tokenway_gateway.cli", "sim", "--host", "127.0.0.1", "--port", str(port),
+        "--model", "m1", "--time-scale", "0", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -475,12 +475,13 @@ async def test_cli_process_serves_and_stops_on_sigterm(http: aiohttp.ClientSessi
                         break
             except aiohttp.ClientConnectionError:
                 pass
-            assert time.monotonic() < deadline and proc.poll() is None, "the simulator did not come up"
+            assert time.monotonic() < deadline and proc.returncode is None, "the simulator did not come up"
             await asyncio.sleep(0.05)
         status, body = await post(http, f"http://127.0.0.1:{port}/v1/completions",
                                   {"model": "m1", "prompt": "hi", "max_tokens": 2})
         assert status == 200 and body["usage"]["completion_tokens"] == 2
     finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.to_thread(proc.communicate, None, 10)
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0, err
