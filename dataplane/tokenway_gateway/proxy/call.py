@@ -1,8 +1,10 @@
 """One proxied request: picks endpoints, retries before the first byte, relays the response.
 
-A ``ProxyCall`` is the :class:`ResponseSink` of the upstream connection, so response
-bytes are written to the client from the parser callback that produced them.
-Only what is needed is parsed: usage from the final stream chunk or the JSON body.
+The common case runs without a task or a future: the request is sent on an idle
+pooled connection from the parser callback that completed it, and the response is
+written to the client from the upstream parser callbacks that produce it. Only a
+new upstream connection needs a coroutine. Only what is needed is parsed: usage
+from the final stream chunk or the JSON body.
 """
 
 from __future__ import annotations
@@ -28,49 +30,24 @@ log = logging.getLogger("tokenway.proxy")
 
 SSE_TYPE = b"text/event-stream"
 USAGE_MARK = b'"usage"'
-NULL_USAGE = (b'"usage":null', b'"usage": null')
-DONE_EVENT = b"data: [DONE]"
+# A usage object (not the `"usage": null` OpenAI puts in every chunk), compact or spaced JSON.
+USAGE_OBJECT = (b'"usage":{', b'"usage": {')
 
-# sink modes
+# What the sink does with a response: drop it (a 5xx we retry), buffer it, or relay it live.
 _DISCARD, _BUFFER, _RELAY = 0, 1, 2
-
-
-class ClientGone(Exception):
-    pass
 
 
 class ProxyCall:
     __slots__ = (
-        "attempt_done",
-        "body",
-        "buffer",
-        "chunks",
-        "client",
-        "content_type",
-        "endpoint",
-        "first_chunk_at",
-        "gateway",
-        "headers_sent",
-        "last_chunk_at",
-        "metrics",
-        "mode",
-        "path",
-        "pool",
-        "request",
-        "retryable",
-        "sent_at",
-        "status",
-        "stream",
-        "strip_usage",
-        "target",
-        "tracer_span",
-        "upstream",
-        "upstream_done_at",
-        "usage",
+        "attempts_left", "body", "buffer", "chunks", "client", "connect_task", "content_type", "deadline",
+        "endpoint", "finished", "first_chunk_at", "gateway", "headers_sent", "last_chunk_at", "last_error",
+        "metrics", "mode", "path", "pool", "pool_index", "request", "retryable", "reused", "sent_at", "span",
+        "stale_retried", "status", "stream", "strip_usage", "target", "tried", "upstream", "upstream_done_at",
+        "upstream_span", "usage",
     )
 
     def __init__(self, gateway: Gateway, request: Request, client: HttpConnection, target: Target, path: bytes,
-                 body: bytes, stream: bool, strip_usage: bool) -> None:
+                 body: bytes, stream: bool, strip_usage: bool, span: Any = None) -> None:
         self.gateway = gateway
         self.request = request
         self.client = client
@@ -79,128 +56,123 @@ class ProxyCall:
         self.body = body
         self.stream = stream
         self.strip_usage = strip_usage
+        self.span = span
         self.pool: PoolRuntime = target.pool
+        self.pool_index = 0
         self.metrics: RouteMetrics = gateway.metrics.route(target.model, target.pool.name, target.route)
+        self.attempts_left = target.attempts
+        self.tried: set[Endpoint] = set()
+        self.last_error: GatewayError | None = None
         self.upstream: UpstreamConnection | None = None
         self.endpoint: Endpoint | None = None
-        self.attempt_done: asyncio.Future[None] | None = None
+        self.connect_task: asyncio.Task[None] | None = None
+        self.deadline: asyncio.TimerHandle | None = None
+        self.upstream_span: Any = None
         self.mode = _BUFFER
         self.status = 0
         self.content_type = b"application/json"
         self.buffer: list[bytes] = []
         self.headers_sent = False
+        self.finished = False
         self.retryable = False
+        self.reused = False
+        self.stale_retried = False
         self.sent_at = 0.0
         self.first_chunk_at = 0.0
         self.last_chunk_at = 0.0
         self.upstream_done_at = 0.0
         self.usage: dict[str, Any] | None = None
         self.chunks = 0
-        self.tracer_span: Any = None
 
-    # ---- the request, start to end -------------------------------------------------
-    async def run(self) -> int:
-        """Proxy the request; returns the status the client saw."""
-        target = self.target
-        tried: set[Endpoint] = set()
-        pools = (target.pool, *target.fallbacks)
-        pool_index = 0
-        attempts_left = target.attempts
-        last_error: GatewayError | None = None
+    # ---- driving the attempts -------------------------------------------------------
+    def start(self) -> None:
         self.client.active = self
-        try:
-            async with asyncio.timeout(target.timeout):
-                while True:
-                    pool = pools[pool_index]
-                    endpoint = pool.picker.pick(pool.endpoints, tried)
-                    if endpoint is None:
-                        pool_index += 1
-                        if pool_index >= len(pools):
-                            break
-                        continue
-                    tried.add(endpoint)
-                    self.pool = pool
-                    self.retryable = attempts_left > 0
-                    error = await self._attempt(endpoint)
-                    if error is None:
-                        return self.status
-                    last_error = error
-                    if attempts_left <= 0:
-                        break
-                    attempts_left -= 1
-        except TimeoutError:
-            return self._timed_out()
-        except ClientGone:
-            return 499
-        if last_error is None:
-            last_error = GatewayError(503, f"no endpoint available in pool {target.pool.name!r}",
-                                      type_="api_error", code="no_healthy_upstream")
-        self._fail_before_headers(last_error)
-        return last_error.status
+        self.deadline = asyncio.get_running_loop().call_later(self.target.timeout, self._on_deadline)
+        self._next_attempt()
 
-    async def _attempt(self, endpoint: Endpoint) -> GatewayError | None:
-        """One try on one endpoint; returns an error only when another try may help."""
-        gateway = self.gateway
-        pool_name = self.pool.name
-        endpoint.in_flight += 1
-        gateway.metrics.in_flight.labels(pool_name).inc()
-        self.endpoint = endpoint
+    def _next_attempt(self) -> None:
+        pools = self.target.fallbacks
+        while True:
+            pool = self.target.pool if self.pool_index == 0 else pools[self.pool_index - 1]
+            endpoint = pool.picker.pick(pool.endpoints, self.tried)
+            if endpoint is not None:
+                break
+            self.pool_index += 1
+            if self.pool_index > len(pools):
+                self._fail(self.last_error or GatewayError(
+                    503, f"no endpoint available in pool {self.target.pool.name!r}", type_="api_error",
+                    code="no_healthy_upstream"))
+                return
+        self.tried.add(endpoint)
+        if pool is not self.pool:  # a fallback pool: its figures go under its own label
+            self.pool = pool
+            self.metrics = self.gateway.metrics.route(self.target.model, pool.name, self.target.route)
+        self.retryable = self.attempts_left > 0
+        conn = self.gateway.connections.take_idle(endpoint)
+        if conn is not None:
+            self._send(conn, endpoint, reused=True)
+        else:
+            self.connect_task = asyncio.get_running_loop().create_task(self._connect(endpoint))
+
+    async def _connect(self, endpoint: Endpoint) -> None:
         try:
-            for fresh_retry in (False, True):
-                try:
-                    conn, reused = await gateway.connections.acquire(endpoint, self.target.connect_timeout)
-                except UpstreamError as exc:
-                    endpoint.record_failure()
-                    gateway.metrics.upstream_errors.labels(pool_name, exc.kind).inc()
-                    return GatewayError(502, f"upstream {endpoint.label} unavailable: {exc}", type_="api_error",
-                                        code="upstream_connect_error")
-                self.upstream = conn
-                self.mode = _BUFFER
-                self.buffer = []
-                loop = asyncio.get_running_loop()
-                self.attempt_done = done = loop.create_future()
-                if self.client.write_paused:
-                    conn.pause_reading()
-                self.sent_at = time.perf_counter()
-                conn.send(self._upstream_request(endpoint), self)
-                try:
-                    await done
-                except UpstreamError as exc:
-                    conn.abort()
-                    if reused and not conn.got_bytes and not fresh_retry:
-                        continue  # a stale keep-alive connection: the request never reached the upstream
-                    endpoint.record_failure()
-                    gateway.metrics.upstream_errors.labels(pool_name, exc.kind).inc()
-                    if self.headers_sent:
-                        self._end_stream_with_error(f"upstream failed mid-response: {exc}")
-                        return None
-                    return GatewayError(502, f"upstream {endpoint.label} failed: {exc}", type_="api_error",
-                                        code="upstream_error")
-                except asyncio.CancelledError:
-                    conn.abort()
-                    raise
-                if self.mode == _DISCARD:  # a 5xx we chose to retry
-                    gateway.connections.release(conn)
-                    endpoint.record_failure()
-                    gateway.metrics.upstream_errors.labels(pool_name, "5xx").inc()
-                    return GatewayError(502, f"upstream {endpoint.label} answered {self.status}", type_="api_error",
-                                        code="upstream_error")
-                endpoint.record_success()
-                gateway.connections.release(conn)
-                self.upstream = None
-                if self.mode == _BUFFER:
-                    self._send_buffered()
-                return None
-            return None
-        finally:
+            conn = await self.gateway.connections.connect(endpoint, self.target.connect_timeout)
+        except UpstreamError as exc:
+            self.connect_task = None
+            endpoint.record_failure()
+            self.gateway.metrics.upstream_errors.labels(self.pool.name, exc.kind).inc()
+            self._retry_or_fail(GatewayError(502, f"upstream {endpoint.label} unavailable: {exc}",
+                                             type_="api_error", code="upstream_connect_error"))
+            return
+        self.connect_task = None
+        if self.finished:
+            self.gateway.connections.release(conn)
+            return
+        self._send(conn, endpoint, reused=False)
+
+    def _send(self, conn: UpstreamConnection, endpoint: Endpoint, reused: bool) -> None:
+        endpoint.in_flight += 1
+        self.gateway.metrics.pool_in_flight(self.pool.name).inc()
+        self.upstream = conn
+        self.endpoint = endpoint
+        self.reused = reused
+        self.mode = _BUFFER
+        self.buffer = []
+        tracer = self.gateway.tracer
+        if tracer.enabled:
+            self.upstream_span = tracer.start("tokenway.upstream", self.span, **{
+                "tokenway.pool": self.pool.name, "tokenway.endpoint": endpoint.label, "server.address": endpoint.host})
+        if self.client.write_paused:
+            conn.pause_reading()
+        self.sent_at = time.perf_counter()
+        conn.send(self._upstream_request(endpoint), self)
+
+    def _release_endpoint(self, status: int | None) -> None:
+        endpoint = self.endpoint
+        if endpoint is not None:
             endpoint.in_flight -= 1
-            gateway.metrics.in_flight.labels(pool_name).dec()
+            self.gateway.metrics.pool_in_flight(self.pool.name).dec()
+        if self.upstream_span is not None:
+            self.gateway.tracer.end(self.upstream_span, status)
+            self.upstream_span = None
+
+    def _retry_or_fail(self, error: GatewayError) -> None:
+        self.last_error = error
+        if self.finished:
+            return
+        if self.attempts_left > 0:
+            self.attempts_left -= 1
+            self._next_attempt()
+        else:
+            self._fail(error)
 
     def _upstream_request(self, endpoint: Endpoint) -> bytes:
         request = self.request
         extra = endpoint.auth_header
-        if request.traceparent:
-            extra += b"traceparent: " + request.traceparent + b"\r\n"
+        traceparent = self.gateway.tracer.traceparent(self.upstream_span) if self.upstream_span is not None \
+            else request.traceparent
+        if traceparent:
+            extra += b"traceparent: " + traceparent + b"\r\n"
         return b"POST %s%s HTTP/1.1\r\nhost: %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n" \
                b"x-request-id: %s\r\n%s\r\n%s" % (
                    endpoint.base_path.encode(), self.path, endpoint.host_header, len(self.body),
@@ -234,7 +206,7 @@ class ProxyCall:
                 self.metrics.itl.observe(now - self.last_chunk_at)
             self.last_chunk_at = now
             self.chunks += 1
-            if USAGE_MARK in data and not any(mark in data for mark in NULL_USAGE):
+            if USAGE_OBJECT[0] in data or USAGE_OBJECT[1] in data:
                 data = self._take_usage(data)
                 if not data:
                     return
@@ -244,24 +216,54 @@ class ProxyCall:
 
     def on_complete(self) -> None:
         self.upstream_done_at = time.perf_counter()
+        conn, self.upstream = self.upstream, None
+        endpoint = self.endpoint
+        assert conn is not None and endpoint is not None
+        self._release_endpoint(self.status)
+        self.gateway.connections.release(conn)
+        if self.finished:
+            return
+        if self.mode == _DISCARD:
+            endpoint.record_failure()
+            self.gateway.metrics.upstream_errors.labels(self.pool.name, "5xx").inc()
+            self._retry_or_fail(GatewayError(502, f"upstream {endpoint.label} answered {self.status}",
+                                             type_="api_error", code="upstream_error"))
+            return
+        endpoint.record_success()
         if self.mode == _RELAY:
             self.client.write(b"0\r\n\r\n")
-        done = self.attempt_done
-        if done is not None and not done.done():
-            done.set_result(None)
+        else:
+            self._send_buffered()
+        self._finish(self.status)
 
     def on_error(self, error: UpstreamError) -> None:
-        done = self.attempt_done
-        if done is not None and not done.done():
-            done.set_exception(error)
+        conn, self.upstream = self.upstream, None
+        endpoint = self.endpoint
+        assert endpoint is not None
+        self._release_endpoint(502)
+        if conn is not None:
+            conn.abort()
+        if self.finished:
+            return
+        if self.reused and conn is not None and not conn.got_bytes and not self.stale_retried and \
+                not self.headers_sent:
+            # A stale keep-alive connection: the request never reached the upstream; try a fresh one.
+            self.stale_retried = True
+            self.connect_task = asyncio.get_running_loop().create_task(self._connect(endpoint))
+            return
+        endpoint.record_failure()
+        self.gateway.metrics.upstream_errors.labels(self.pool.name, error.kind).inc()
+        if self.headers_sent:
+            self._end_stream_with_error(f"upstream failed mid-response: {error}")
+            self._finish(502)
+            return
+        self._retry_or_fail(GatewayError(502, f"upstream {endpoint.label} failed: {error}", type_="api_error",
+                                         code="upstream_error"))
 
     # ---- FlowControlled: called from the client connection --------------------------
     def client_gone(self) -> None:
-        if self.upstream is not None:
-            self.upstream.abort()  # cancels generation upstream: vLLM aborts on disconnect
-        done = self.attempt_done
-        if done is not None and not done.done():
-            done.set_exception(ClientGone())
+        self._abort_upstream()
+        self._finish(499)
 
     def pause_upstream(self) -> None:
         if self.upstream is not None:
@@ -271,7 +273,51 @@ class ProxyCall:
         if self.upstream is not None:
             self.upstream.resume_reading()
 
-    # ---- helpers --------------------------------------------------------------------
+    # ---- endings ----------------------------------------------------------------------
+    def _abort_upstream(self) -> None:
+        """Stop work upstream: closing the connection makes vLLM abort the sequence."""
+        if self.connect_task is not None:
+            self.connect_task.cancel()
+            self.connect_task = None
+        conn, self.upstream = self.upstream, None
+        if conn is not None:
+            self._release_endpoint(499)
+            conn.abort()
+
+    def _on_deadline(self) -> None:
+        self.deadline = None
+        if self.finished:
+            return
+        self._abort_upstream()
+        message = f"request timed out after {self.target.timeout:g}s"
+        self.gateway.metrics.upstream_errors.labels(self.pool.name, "timeout").inc()
+        if self.headers_sent:
+            self._end_stream_with_error(message)
+        else:
+            self._send_error(GatewayError(504, message, type_="api_error", code="timeout"))
+        self._finish(504)
+
+    def _fail(self, error: GatewayError) -> None:
+        self._send_error(error)
+        self._finish(error.status)
+
+    def _send_error(self, error: GatewayError) -> None:
+        self.status = error.status
+        if not self.headers_sent:
+            self.headers_sent = True
+            self.client.send_error(error, self.request, b"x-tokenway-pool: %s\r\n" % self.target.pool.name.encode())
+
+    def _finish(self, status: int) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+        self.gateway.settle(self, status)
+        self.client.request_done(self.request)
+
+    # ---- helpers ----------------------------------------------------------------------
     def _take_usage(self, data: bytes) -> bytes:
         """Read usage from the stream's usage event; drop that event if we asked for it ourselves."""
         kept: list[bytes] = []
@@ -304,28 +350,11 @@ class ProxyCall:
                 parsed = None
             if isinstance(parsed, dict) and isinstance(parsed.get("usage"), dict):
                 self.usage = parsed["usage"]
-        self.client.send(self.status, body, self.request, self.content_type, self._extra_headers())
         self.headers_sent = True
-
-    def _fail_before_headers(self, error: GatewayError) -> None:
-        self.status = error.status
-        if not self.headers_sent:
-            self.client.send_error(error, self.request, b"x-tokenway-pool: %s\r\n" % self.target.pool.name.encode())
-            self.headers_sent = True
+        self.client.send(self.status, body, self.request, self.content_type, self._extra_headers())
 
     def _end_stream_with_error(self, message: str) -> None:
         """Mid-stream failure: end the SSE stream with an error event so the client never hangs."""
         event = b"\n\ndata: " + error_body(message, "api_error", None, "upstream_error") + b"\n\n"
         self.client.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(event), event))
         self.status = 502
-
-    def _timed_out(self) -> int:
-        if self.upstream is not None:
-            self.upstream.abort()
-        message = f"request timed out after {self.target.timeout:g}s"
-        self.gateway.metrics.upstream_errors.labels(self.pool.name, "timeout").inc()
-        if self.headers_sent:
-            self._end_stream_with_error(message)
-            return 504
-        self._fail_before_headers(GatewayError(504, message, type_="api_error", code="timeout"))
-        return 504

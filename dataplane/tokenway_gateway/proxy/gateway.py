@@ -69,7 +69,8 @@ class Gateway:
         self.metrics.set_config_version(config.version)
 
     # ---- dispatch ----------------------------------------------------------------
-    async def handle(self, request: Request, client: HttpConnection) -> None:
+    def handle(self, request: Request, client: HttpConnection) -> None:
+        """Serve one request; proxied ones finish later, from upstream callbacks."""
         rid = request.request_id
         if not rid or len(rid) > MAX_REQUEST_ID:
             request.request_id = _new_request_id()
@@ -80,7 +81,8 @@ class Gateway:
                 if method != b"POST":
                     raise GatewayError(405, f"{method.decode()} is not allowed on {path.decode()}; use POST",
                                        code="method_not_allowed")
-                await self.proxy(request, client, path)
+                self.proxy(request, client, path)
+                return
             elif method not in (b"GET", b"HEAD"):
                 raise GatewayError(404 if path not in _GET_PATHS else 405, f"no route for {method.decode()} "
                                    f"{path.decode(errors='replace')}", code="not_found")
@@ -97,6 +99,7 @@ class Gateway:
                 raise GatewayError(404, f"no route for {path.decode(errors='replace')}", code="not_found")
         except GatewayError as error:
             client.send_error(error, request)
+        client.request_done(request)
 
     def _send_models(self, request: Request, client: HttpConnection) -> None:
         table = self.table
@@ -104,7 +107,7 @@ class Gateway:
         client.send(200, body, request)
 
     # ---- the proxy pipeline --------------------------------------------------------
-    async def proxy(self, request: Request, client: HttpConnection, path: bytes) -> None:
+    def proxy(self, request: Request, client: HttpConnection, path: bytes) -> None:
         if request.too_large:
             raise GatewayError(413, f"request body exceeds the limit of {client.state.max_body_bytes} bytes",
                                code="request_too_large")
@@ -125,8 +128,11 @@ class Gateway:
         if not isinstance(model, str) or not model:
             raise bad_request("you must provide a model parameter", param="model",
                               code="missing_required_parameter")
+        tracer = self.tracer
+        span = tracer.start("tokenway.request", None, **{"gen_ai.request.model": model}) if tracer.enabled else None
         target = table.resolve(model, request.header_map() if table.needs_headers else None)
         if target is None:
+            tracer.end(span, 404)
             raise GatewayError(404, f"the model {model!r} does not exist or is not served here", param="model",
                                code="model_not_found")
 
@@ -145,11 +151,13 @@ class Gateway:
         else:
             body = bytes(request.body)
 
-        call = ProxyCall(self, request, client, target, path, body, stream, strip_usage)
-        status = await call.run()
-        self._settle(call, status)
+        if span is not None:
+            span.set_attribute("tokenway.pool", target.pool.name)
+            span.set_attribute("tokenway.route", target.route)
+            span.set_attribute("tokenway.stream", stream)
+        ProxyCall(self, request, client, target, path, body, stream, strip_usage, span).start()
 
-    def _settle(self, call: ProxyCall, status: int) -> None:
+    def settle(self, call: ProxyCall, status: int) -> None:
         """Record what one request cost: latency, tokens, Tokenway's own overhead."""
         now = time.perf_counter()
         request = call.request
@@ -173,7 +181,12 @@ class Gateway:
                 metrics.completion_tokens.inc(completion)
         elif call.stream and call.chunks:
             metrics.completion_tokens.inc(call.chunks)  # upstream gave no usage: one token per chunk
-        self.metrics.count_request(call.target.model, call.pool.name, call.target.route, status)
+        self.metrics.count_request(metrics, status)
+        if call.span is not None:
+            if usage is not None:
+                call.span.set_attribute("gen_ai.usage.input_tokens", usage.get("prompt_tokens") or 0)
+                call.span.set_attribute("gen_ai.usage.output_tokens", usage.get("completion_tokens") or 0)
+            self.tracer.end(call.span, status)
 
 
 _GET_PATHS = {b"/v1/models", b"/healthz", b"/readyz", b"/metrics"}

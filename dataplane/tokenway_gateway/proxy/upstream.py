@@ -119,13 +119,16 @@ class ConnectionPool:
         self._idle: dict[str, deque[UpstreamConnection]] = {}
         self._ssl: ssl.SSLContext | None = None
 
-    async def acquire(self, endpoint: Endpoint, timeout: float) -> tuple[UpstreamConnection, bool]:
-        """A ready connection and whether it was reused (a reused one may be stale)."""
+    def take_idle(self, endpoint: Endpoint) -> UpstreamConnection | None:
+        """An idle keep-alive connection, if one is open (it may still turn out stale)."""
         idle = self._idle.get(endpoint.url)
         while idle:
             conn = idle.pop()
             if not conn.closed:
-                return conn, True
+                return conn
+        return None
+
+    async def connect(self, endpoint: Endpoint, timeout: float) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
         ssl_context = None
         if endpoint.scheme == "https":
@@ -139,7 +142,7 @@ class ConnectionPool:
             raise UpstreamError("connect", f"connect to {endpoint.label} timed out after {timeout:g}s") from exc
         except OSError as exc:
             raise UpstreamError("connect", f"cannot connect to {endpoint.label}: {exc.strerror or exc}") from exc
-        return conn, False
+        return conn
 
     def release(self, conn: UpstreamConnection) -> None:
         if conn.closed or not conn.keep_alive:

@@ -11,8 +11,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import httptools
 
@@ -51,7 +51,9 @@ class FlowControlled(Protocol):
     def resume_upstream(self) -> None: ...
 
 
-Handler = Callable[[Request, "HttpConnection"], Coroutine[Any, Any, None]]
+# Called synchronously with each complete request; it must end with conn.request_done(request),
+# right away or later from callbacks (no task per request on the fast path).
+Handler = Callable[[Request, "HttpConnection"], None]
 
 
 class ServerState:
@@ -165,24 +167,32 @@ class HttpConnection(asyncio.Protocol):
     def _start(self, request: Request) -> None:
         self.busy = True
         self.state.active_requests += 1
-        asyncio.get_running_loop().create_task(self._run(request))
-
-    async def _run(self, request: Request) -> None:
         try:
-            await self.state.handler(request, self)
+            self.state.handler(request, self)
         except Exception:
             log.exception("unhandled error serving a request")
-            if not self.closed:
+            if self.busy and not self.closed:
                 self.send_error(GatewayError(500, "internal gateway error", type_="api_error"), request)
-        finally:
-            self.active = None
-            self.busy = False
-            self.state.active_requests -= 1
-            if not self.closed:
-                if not request.keep_alive or self.state.draining:
-                    self.close()
-                elif self.pending:
-                    self._start(self.pending.popleft())
+            self.request_done(request)
+
+    def request_done(self, request: Request) -> None:
+        """The response to ``request`` is complete (or abandoned): serve the next one or close."""
+        if not self.busy:
+            return
+        self.active = None
+        self.busy = False
+        self.state.active_requests -= 1
+        if self.closed:
+            return
+        if not request.keep_alive or self.state.draining:
+            self.close()
+        elif self.pending:
+            # Pipelined requests: next turn of the loop, not recursion.
+            asyncio.get_running_loop().call_soon(self._start_pending)
+
+    def _start_pending(self) -> None:
+        if self.pending and not self.busy and not self.closed:
+            self._start(self.pending.popleft())
 
     # writing
     def write(self, data: bytes) -> None:

@@ -85,8 +85,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cap.add_argument("--block-size", type=int, default=d.block_size, help="tokens per KV block (default %(default)s)")
     cap.add_argument("--kv-cache-blocks", type=int, default=d.kv_cache_blocks,
                      help="KV blocks of the replica (default %(default)s)")
-    cap.add_argument("--no-prefix-caching", action="store_false", dest="enable_prefix_caching",
-                     help="disable automatic prefix caching")
+    cap.add_argument("--no-prefix-caching", "--no-enable-prefix-caching", action="store_false",
+                     dest="enable_prefix_caching", help="disable automatic prefix caching")
+    cap.add_argument("--enable-prefix-caching", action="store_true", dest="enable_prefix_caching",
+                     help="enable automatic prefix caching (the default; vLLM's flag)")
+
+    # The operator passes vLLM's engine flags to whatever image a pool runs, so the simulator
+    # can stand in for vLLM in a cluster: it accepts them and models none of them.
+    vllm = parser.add_argument_group("vLLM flags accepted for compatibility (no effect)")
+    for flag in ("--quantization", "--speculative-config", "--tensor-parallel-size", "--gpu-memory-utilization",
+                 "--dtype", "--max-num-batched-tokens"):
+        vllm.add_argument(flag, dest=f"ignored_{flag[2:].replace('-', '_')}", default=None, help=argparse.SUPPRESS)
 
     flt = parser.add_argument_group("fault injection (also POST /sim/faults at runtime)")
     flt.add_argument("--error-rate", type=float, default=d.error_rate,
