@@ -19,6 +19,7 @@ import orjson
 from ..routing.endpoints import Endpoint
 from ..routing.table import PoolRuntime, Target
 from ..server.errors import GatewayError, error_body
+from .h2 import H2Exchange
 from .upstream import UpstreamConnection, UpstreamError
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class ProxyCall:
         self.attempts_left = target.attempts
         self.tried: set[Endpoint] = set()
         self.last_error: GatewayError | None = None
-        self.upstream: UpstreamConnection | None = None
+        self.upstream: UpstreamConnection | H2Exchange | None = None
         self.endpoint: Endpoint | None = None
         self.connect_task: asyncio.Task[None] | None = None
         self.deadline: asyncio.TimerHandle | None = None
@@ -108,6 +109,9 @@ class ProxyCall:
             self.pool = pool
             self.metrics = self.gateway.metrics.route(self.target.model, pool.name, self.target.route)
         self.retryable = self.attempts_left > 0
+        if endpoint.protocol == "h2c":
+            self._send(H2Exchange(endpoint, self.gateway.h2), endpoint, reused=False)
+            return
         conn = self.gateway.connections.take_idle(endpoint)
         if conn is not None:
             self._send(conn, endpoint, reused=True)
@@ -130,7 +134,7 @@ class ProxyCall:
             return
         self._send(conn, endpoint, reused=False)
 
-    def _send(self, conn: UpstreamConnection, endpoint: Endpoint, reused: bool) -> None:
+    def _send(self, conn: UpstreamConnection | H2Exchange, endpoint: Endpoint, reused: bool) -> None:
         endpoint.in_flight += 1
         self.gateway.metrics.pool_in_flight(self.pool.name).inc()
         self.upstream = conn
@@ -145,7 +149,10 @@ class ProxyCall:
         if self.client.write_paused:
             conn.pause_reading()
         self.sent_at = time.perf_counter()
-        conn.send(self._upstream_request(endpoint), self)
+        if isinstance(conn, H2Exchange):
+            conn.start(self.path, self.body, self._h2_headers(endpoint), self)
+        else:
+            conn.send(self._upstream_request(endpoint), self)
 
     def _release_endpoint(self, status: int | None) -> None:
         endpoint = self.endpoint
@@ -177,6 +184,14 @@ class ProxyCall:
                b"x-request-id: %s\r\n%s\r\n%s" % (
                    endpoint.base_path.encode(), self.path, endpoint.host_header, len(self.body),
                    request.request_id, extra, self.body)
+
+    def _h2_headers(self, endpoint: Endpoint) -> dict[str, str]:
+        headers = {"content-type": "application/json", "x-request-id": self.request.request_id.decode()}
+        if endpoint.api_key:
+            headers["authorization"] = f"Bearer {endpoint.api_key}"
+        if self.request.traceparent:
+            headers["traceparent"] = self.request.traceparent.decode()
+        return headers
 
     # ---- ResponseSink: called from the upstream parser ------------------------------
     def on_headers(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:

@@ -22,6 +22,7 @@ from ..routing.table import RoutingTable
 from ..server.errors import GatewayError, bad_request
 from ..server.http import HttpConnection, Request
 from .call import ProxyCall
+from .h2 import H2Clients
 from .upstream import ConnectionPool
 
 log = logging.getLogger("tokenway.gateway")
@@ -43,6 +44,7 @@ class Gateway:
         self.tracer = tracer
         self.endpoints: dict[str, Endpoint] = {}
         self.connections = ConnectionPool()
+        self.h2 = H2Clients()
         self.table: RoutingTable | None = None
         self.draining = False
         store.subscribe(self.apply_config)

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httptools
 
 from ..routing.endpoints import Endpoint
+
+if TYPE_CHECKING:
+    from .h2 import H2Exchange
 
 
 class UpstreamError(Exception):
@@ -144,8 +147,8 @@ class ConnectionPool:
             raise UpstreamError("connect", f"cannot connect to {endpoint.label}: {exc.strerror or exc}") from exc
         return conn
 
-    def release(self, conn: UpstreamConnection) -> None:
-        if conn.closed or not conn.keep_alive:
+    def release(self, conn: UpstreamConnection | H2Exchange) -> None:
+        if conn.closed or not conn.keep_alive or not isinstance(conn, UpstreamConnection):
             conn.abort()
             return
         idle = self._idle.get(conn.endpoint.url)

@@ -64,6 +64,7 @@ class GatewayServer:
         for conn in list(self.state.connections):
             conn.close()
         self.gateway.connections.close()
+        await self.gateway.h2.aclose()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
