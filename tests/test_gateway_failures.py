@@ -192,7 +192,9 @@ def test_hot_reload_good_then_bad(procs: ProcessFactory) -> None:
     assert "rejected, keeping version 2" in gw.log_text()
     response = httpx.post(gw.url + CHAT, json={"model": "m-new", "messages": MESSAGES, "max_tokens": 2})
     assert response.status_code == 200
-    assert 'tokenway_config_info{version="2"} 1.0' in httpx.get(gw.url + "/metrics").text
+    metrics = httpx.get(gw.url + "/metrics").text
+    assert 'tokenway_config_info{version="2"} 1.0' in metrics
+    assert 'tokenway_config_reloads_total{result="rejected"} 1.0' in metrics
 
 
 def test_sigterm_drains_in_flight_streams(procs: ProcessFactory) -> None:

@@ -46,9 +46,14 @@ class ConfigStore:
         self.current: GatewayConfig | None = initial
         self.rejected: int = 0
         self._listeners: list[Callable[[GatewayConfig], None]] = []
+        self._reject_listeners: list[Callable[[str], None]] = []
 
     def subscribe(self, listener: Callable[[GatewayConfig], None]) -> None:
         self._listeners.append(listener)
+
+    def on_reject(self, listener: Callable[[str], None]) -> None:
+        """Called with the reason whenever an offered snapshot is rejected."""
+        self._reject_listeners.append(listener)
 
     def apply(self, config: GatewayConfig, origin: str) -> None:
         for listener in self._listeners:
@@ -65,6 +70,8 @@ class ConfigStore:
             self.rejected += 1
             kept = self.current.version if self.current else "none"
             log.error("config from %s rejected, keeping version %s: %s", origin, kept, exc)
+            for listener in self._reject_listeners:
+                listener(str(exc))
             return False
         self.apply(config, origin)
         return True

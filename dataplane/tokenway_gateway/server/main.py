@@ -71,6 +71,7 @@ async def serve(args: argparse.Namespace) -> int:
                          config.telemetry.service_name if config else "tokenway-gateway")
     metrics = GatewayMetrics()
     store.subscribe(lambda _: metrics.config_reloads.labels("applied").inc())
+    store.on_reject(lambda _: metrics.config_reloads.labels("rejected").inc())
     gateway = Gateway(store, metrics, tracer)
     server = GatewayServer(gateway, args.host, args.port)
     await server.start()

@@ -1,0 +1,503 @@
+"""Pure parts of the operator, tested without a cluster: builders, compiler, status, RBAC, config source."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+import httpx
+import pytest
+from tokenway_gateway.api import (
+    CachePolicySpec,
+    EndpointConfig,
+    InferenceGatewaySpec,
+    InferencePoolSpec,
+    RoutePolicySpec,
+)
+from tokenway_gateway.config.kube_source import KubeConfigMapSource, KubeConnection, kube_source_from_arg
+from tokenway_gateway.config.store import ConfigStore, parse_config
+from tokenway_operator import conditions as c
+from tokenway_operator.applier import Applier
+from tokenway_operator.builders.gateway import gateway_children, gateway_config_map, gateway_deployment
+from tokenway_operator.builders.pool import pool_children, pool_deployment
+from tokenway_operator.compile import compile_snapshot, missing_pools, render_config
+from tokenway_operator.endpoints import ready_endpoints
+from tokenway_operator.handlers import CHILD_RESOURCES, ENDPOINT_SLICES
+from tokenway_operator.kinds import INFERENCE_POOL, KINDS
+from tokenway_operator.meta import MANAGED_BY, POOL_LABEL
+from tokenway_operator.rbac import OPERATOR_RULES
+from tokenway_operator.settings import Images
+from tokenway_operator.state import State
+from tokenway_operator.status import gateway_status, invalid, policy_status, pool_status
+from tokenway_operator.unsupported import unsupported_fields
+
+IMAGES = Images(vllm="vllm/vllm-openai:test", sglang="lmsysorg/sglang:test", gateway="tokenway:test")
+UID = "0000-1111"
+
+
+def pool(**spec: Any) -> InferencePoolSpec:
+    return InferencePoolSpec.model_validate({"models": [{"name": "llama"}], **spec})
+
+
+def container(manifest: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = manifest["spec"]["template"]["spec"]["containers"][0]
+    return result
+
+
+# ---- InferencePool builders ---------------------------------------------------------------------
+
+
+def test_vllm_deployment_carries_every_latency_knob() -> None:
+    spec = pool(
+        models=[{"name": "llama", "upstreamName": "meta-llama/Llama-3.1-8B", "aliases": ["l3", "llama-8b"]}],
+        quantization="awq",
+        speculativeDecoding={"draftModel": "meta-llama/Llama-3.2-1B", "numSpeculativeTokens": 4},
+        prefixCaching=False,
+        maxModelLen=8192,
+        gpus=2,
+        args=["--enforce-eager"],
+        port=8001,
+    )
+    dep = pool_deployment("llama", "ml", UID, spec, IMAGES)
+    ctr = container(dep)
+    args = ctr["args"]
+    assert ctr["image"] == "vllm/vllm-openai:test" and "command" not in ctr
+    assert args[:2] == ["--model", "meta-llama/Llama-3.1-8B"]
+    names = args[args.index("--served-model-name") + 1: args.index("--port")]
+    assert names == ["meta-llama/Llama-3.1-8B", "llama", "l3", "llama-8b"]
+    assert args[args.index("--port") + 1] == "8001"
+    assert args[args.index("--quantization") + 1] == "awq"
+    assert json.loads(args[args.index("--speculative-config") + 1]) == {
+        "model": "meta-llama/Llama-3.2-1B", "num_speculative_tokens": 4}
+    assert "--no-enable-prefix-caching" in args and "--enable-prefix-caching" not in args
+    assert args[args.index("--max-model-len") + 1] == "8192"
+    assert args[args.index("--tensor-parallel-size") + 1] == "2"
+    assert args[-1] == "--enforce-eager"  # user args last: they win
+    assert ctr["resources"] == {"requests": {"nvidia.com/gpu": "2"}, "limits": {"nvidia.com/gpu": "2"}}
+    assert ctr["ports"] == [{"name": "http", "containerPort": 8001, "protocol": "TCP"}]
+
+
+def test_pool_pod_scheduling_probes_and_shm() -> None:
+    spec = pool(
+        gpuType="NVIDIA-H100-80GB-HBM3",
+        nodeSelector={"pool": "gpu", "nvidia.com/gpu.product": "other"},
+        tolerations=[{"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}],
+        shmSize="16Gi",
+        env={"HF_HOME": "/cache"},
+    )
+    dep = pool_deployment("llama", "ml", UID, spec, IMAGES)
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"pool": "gpu", "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    assert {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"} in pod["tolerations"]
+    assert pod["volumes"] == [{"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}]
+    ctr = container(dep)
+    assert ctr["volumeMounts"] == [{"name": "shm", "mountPath": "/dev/shm"}]
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        assert ctr[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    assert ctr["env"] == [{"name": "HF_HOME", "value": "/cache"}]
+    annotations = dep["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == "8000"
+
+
+def test_pool_replicas_left_to_the_autoscaler_when_enabled() -> None:
+    fixed = pool_deployment("p", "ns", UID, pool(replicas={"min": 3, "max": 5}), IMAGES)
+    assert fixed["spec"]["replicas"] == 3
+    scaled = pool_deployment("p", "ns", UID, pool(autoscaling={"enabled": True}), IMAGES)
+    assert "replicas" not in scaled["spec"]
+
+
+def test_pool_children_owned_labelled_and_selected() -> None:
+    deployment, service, pdb = pool_children("llama", "ml", UID, pool(), IMAGES)
+    for obj in (deployment, service, pdb):
+        meta = obj["metadata"]
+        assert meta["name"] == "llama" and meta["namespace"] == "ml"
+        assert meta["labels"][MANAGED_BY] == "tokenway" and meta["labels"][POOL_LABEL] == "llama"
+        (owner,) = meta["ownerReferences"]
+        assert owner == {"apiVersion": "tokenway.io/v1alpha1", "kind": "InferencePool", "name": "llama",
+                         "uid": UID, "controller": True, "blockOwnerDeletion": True}
+    assert deployment["spec"]["selector"]["matchLabels"] == {POOL_LABEL: "llama"}
+    assert service["spec"]["selector"] == {POOL_LABEL: "llama"}
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    assert pdb["apiVersion"] == "policy/v1" and pdb["spec"]["maxUnavailable"] == 1
+    assert not deployment["spec"]["template"]["spec"].get("tolerations") == []
+
+
+def test_gpu_less_pool_has_no_gpu_resources_or_toleration() -> None:
+    dep = pool_deployment("cpu", "ns", UID, pool(gpus=0), IMAGES)
+    assert "resources" not in container(dep)
+    assert "tolerations" not in dep["spec"]["template"]["spec"]
+
+
+def test_sglang_image_and_args() -> None:
+    spec = pool(engine="sglang", prefixCaching=False, maxModelLen=4096, quantization="fp8")
+    ctr = container(pool_deployment("s", "ns", UID, spec, IMAGES))
+    assert ctr["image"] == "lmsysorg/sglang:test"
+    assert ctr["command"] == ["python3", "-m", "sglang.launch_server"]
+    args = ctr["args"]
+    assert args[args.index("--model-path") + 1] == "llama"
+    assert "--disable-radix-cache" in args and args[args.index("--context-length") + 1] == "4096"
+
+
+def test_external_pool_has_no_children() -> None:
+    spec = pool(engine="external", endpoints=[{"url": "https://api.example.com/v1"}])
+    assert pool_children("ext", "ns", UID, spec, IMAGES) == []
+
+
+# ---- InferenceGateway builders ------------------------------------------------------------------
+
+
+def test_gateway_objects_and_least_privilege_role() -> None:
+    spec = InferenceGatewaySpec.model_validate({"port": 9000, "apiKeySecretRef": {"name": "keys"}})
+    pools = {"ext": pool(engine="external", endpoints=[
+        {"url": "https://a.example.com", "apiKeySecretRef": {"name": "openai", "key": "token"}},
+        {"url": "https://b.example.com"},
+    ])}
+    sa, role, binding, deployment, service = gateway_children("gw", "ml", UID, spec, "tokenway:test", pools)
+    assert sa["kind"] == "ServiceAccount" and sa["metadata"]["name"] == "gw"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["gw-config"],
+                              "verbs": ["get", "list", "watch"]}]
+    assert binding["roleRef"]["name"] == "gw" and binding["subjects"][0]["name"] == "gw"
+    ctr = container(deployment)
+    assert ctr["image"] == "tokenway:test"
+    assert ctr["command"] == ["tokenway", "gateway", "--kube-configmap", "ml/gw-config", "--port", "9000",
+                              "--log-level", "info"]
+    assert ctr["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "gw"
+    env = {e["name"]: e for e in ctr["env"]}
+    assert env["TOKENWAY_UPSTREAM_KEY_EXT_0"]["valueFrom"] == {"secretKeyRef": {"name": "openai", "key": "token"}}
+    assert "TOKENWAY_UPSTREAM_KEY_EXT_1" not in env
+    assert env["TOKENWAY_API_KEYS"]["valueFrom"]["secretKeyRef"] == {"name": "keys", "key": "api-key"}
+    assert service["spec"]["ports"][0]["port"] == 9000
+
+
+def test_gateway_image_override_and_replicas() -> None:
+    spec = InferenceGatewaySpec.model_validate({"image": "mine:1", "replicas": 3})
+    dep = gateway_deployment("gw", "ns", UID, spec, "tokenway:test", {})
+    assert container(dep)["image"] == "mine:1" and dep["spec"]["replicas"] == 3
+
+
+# ---- compile_snapshot ---------------------------------------------------------------------------
+
+
+def _route(*backends: str, priority: int = 0, **extra: Any) -> RoutePolicySpec:
+    return RoutePolicySpec.model_validate({
+        "priority": priority,
+        "rules": [{"name": "r", "backends": [{"pool": b} for b in backends]}],
+        **extra,
+    })
+
+
+def test_compile_snapshot_pools_endpoints_routes() -> None:
+    pools = {
+        "b": pool(capacity={"weight": 3}),
+        "a": pool(region="eu"),
+        "ext": pool(engine="external", endpoints=[
+            {"url": "https://api.example.com", "apiKeySecretRef": {"name": "k"}}]),
+    }
+    endpoints = {"a": [EndpointConfig(url="http://10.0.0.1:8000", name="a-0")],
+                 "b": [EndpointConfig(url="http://10.0.0.2:8000")]}
+    routes = {"low": _route("a"), "high": _route("b", priority=5), "broken": _route("missing")}
+    caches = {"c": CachePolicySpec()}
+    config = compile_snapshot(pools, endpoints, routes, caches, InferenceGatewaySpec(drainSeconds=7))
+    assert [p.name for p in config.pools] == ["a", "b", "ext"]
+    assert config.pools[0].region == "eu" and config.pools[0].endpoints[0].url == "http://10.0.0.1:8000"
+    assert config.pools[1].endpoints[0].weight == 3
+    assert config.pools[2].endpoints[0].api_key_env == "TOKENWAY_UPSTREAM_KEY_EXT_0"
+    assert [r.name for r in config.routes] == ["high", "low"]  # priority first; broken left out
+    assert [c.name for c in config.caches] == ["c"]
+    assert config.server.drain_seconds == 7
+    # What the ConfigMap carries is exactly what the gateway loads.
+    assert parse_config(render_config(config)) == config
+    store = ConfigStore()
+    assert store.apply_text(render_config(config), "test") and store.current is not None
+    assert store.current.version == config.version
+
+
+def test_snapshot_version_is_a_content_hash() -> None:
+    pools = {"a": pool()}
+    one = compile_snapshot(pools, {"a": [EndpointConfig(url="http://10.0.0.1:8000")]}, {}, {})
+    same = compile_snapshot(pools, {"a": [EndpointConfig(url="http://10.0.0.1:8000")]}, {}, {})
+    other = compile_snapshot(pools, {"a": [EndpointConfig(url="http://10.0.0.9:8000")]}, {}, {})
+    assert one.version == same.version != other.version and len(one.version) == 16
+
+
+def test_missing_pools_counts_fallbacks() -> None:
+    spec = RoutePolicySpec.model_validate(
+        {"rules": [{"name": "r", "backends": [{"pool": "a"}], "fallbacks": ["z"]}]})
+    assert missing_pools(spec, {"a"}) == ["z"]
+
+
+# ---- EndpointSlices -----------------------------------------------------------------------------
+
+
+def test_ready_endpoints_from_slices() -> None:
+    slices = [
+        {"addressType": "IPv4", "ports": [{"name": "metrics", "port": 9100}, {"name": "http", "port": 8000}],
+         "endpoints": [
+             {"addresses": ["10.0.0.2"], "conditions": {"ready": True}, "targetRef": {"name": "pod-b"}},
+             {"addresses": ["10.0.0.1"], "conditions": {}, "targetRef": {"name": "pod-a"}},  # unset = ready
+             {"addresses": ["10.0.0.3"], "conditions": {"ready": False}},
+         ]},
+        {"addressType": "IPv6", "ports": [{"name": "http", "port": 8000}],
+         "endpoints": [{"addresses": ["fd00::1"], "conditions": {"ready": True}}]},
+        {"addressType": "IPv4", "ports": [{"name": "http", "port": 8000}],
+         "endpoints": [{"addresses": ["10.0.0.2"], "conditions": {"ready": True}}]},  # duplicate
+        {"addressType": "IPv4", "ports": [], "endpoints": [{"addresses": ["10.0.0.7"]}]},  # no port yet
+    ]
+    urls = [e.url for e in ready_endpoints(slices)]
+    assert urls == ["http://10.0.0.1:8000", "http://10.0.0.2:8000", "http://[fd00::1]:8000"]
+    assert ready_endpoints(slices)[0].name == "pod-a"
+
+
+# ---- unsupported fields -------------------------------------------------------------------------
+
+
+def test_unsupported_fields_named() -> None:
+    spec = RoutePolicySpec.model_validate({
+        "rules": [{"name": "r", "match": {"models": ["m"], "promptRegex": "x+", "keywords": ["k"],
+                                          "apiKeyTiers": ["gold"], "intent": "code", "minPromptTokens": 3},
+                   "backends": [{"pool": "a"}]}],
+        "rateLimits": [{"tier": "gold", "tokensPerMinute": 10}],
+        "promptGuard": {"enabled": True},
+        "regionPreference": {"preferred": ["eu"]},
+        "outlierDetection": {},
+        "queue": {},
+        "loadBalancing": {"algorithm": "llm-aware"},
+    })
+    fields = unsupported_fields(spec)
+    for expected in ("spec.rateLimits", "spec.promptGuard", "spec.regionPreference", "spec.outlierDetection",
+                     "spec.queue", "spec.loadBalancing.algorithm=llm-aware", "spec.rules[r].match.promptRegex",
+                     "spec.rules[r].match.keywords", "spec.rules[r].match.apiKeyTiers",
+                     "spec.rules[r].match.intent", "spec.rules[r].match.minPromptTokens"):
+        assert expected in fields
+    assert not any("match.models" in f for f in fields)
+    assert unsupported_fields(_route("a")) == []
+    assert unsupported_fields(CachePolicySpec()) == ["spec"]
+    assert unsupported_fields(pool(autoscaling={"enabled": True})) == ["spec.autoscaling.enabled"]
+    assert unsupported_fields(pool()) == []
+
+
+# ---- conditions and status ----------------------------------------------------------------------
+
+
+def test_condition_transition_time_moves_only_on_status_change() -> None:
+    first = c.merge([], [c.Cond("Ready", False, "Creating")], 1, "t1")
+    same = c.merge(first, [c.Cond("Ready", False, "ReplicasNotReady", "0/1")], 2, "t2")
+    assert same[0]["lastTransitionTime"] == "t1" and same[0]["observedGeneration"] == 2
+    flipped = c.merge(same, [c.Cond("Ready", True, "AllReplicasReady")], 2, "t3")
+    assert flipped[0]["lastTransitionTime"] == "t3" and flipped[0]["status"] == "True"
+    assert [x.reason for x in c.transitions(same, [c.Cond("Ready", True, "AllReplicasReady")])] == [
+        "AllReplicasReady"]
+    assert c.transitions(flipped, [c.Cond("Ready", True, "AllReplicasReady")]) == []
+
+
+def _deployment(generation: int, observed: int, replicas: int, ready: int, updated: int) -> dict[str, Any]:
+    return {"metadata": {"generation": generation},
+            "spec": {"replicas": replicas},
+            "status": {"observedGeneration": observed, "replicas": replicas, "readyReplicas": ready,
+                       "updatedReplicas": updated, "availableReplicas": ready}}
+
+
+def test_pool_status_from_deployment() -> None:
+    spec = pool(replicas={"min": 2, "max": 2})
+    fields, conds = pool_status(spec, None, 0, None)
+    by_type = {x.type: x for x in conds}
+    assert by_type["Ready"].status is False and by_type["Progressing"].status is True
+    fields, conds = pool_status(spec, _deployment(1, 1, 2, 1, 2), 1, None)
+    by_type = {x.type: x for x in conds}
+    assert by_type["Ready"].reason == "ReplicasNotReady" and fields["readyReplicas"] == 1
+    fields, conds = pool_status(spec, _deployment(1, 1, 2, 2, 2), 2, None)
+    by_type = {x.type: x for x in conds}
+    assert by_type["Ready"].status and by_type["Progressing"].status is False
+    assert by_type["Degraded"].status is False and by_type["Supported"].status is True
+    assert fields == {"replicas": 2, "readyReplicas": 2, "desiredReplicas": 2, "readyEndpoints": 2}
+    _, conds = pool_status(spec, _deployment(2, 2, 2, 2, 2), 2, "403 Forbidden")
+    assert {x.type: x for x in conds}["Degraded"].reason == "ApplyFailed"
+
+
+def test_pool_status_reports_unsupported_and_invalid() -> None:
+    _, conds = pool_status(pool(autoscaling={"enabled": True}), None, 0, None)
+    supported = {x.type: x for x in conds}["Supported"]
+    assert supported.status is False and supported.reason == "NotSupportedYet"
+    assert "spec.autoscaling.enabled" in supported.message
+    assert {x.type: x.reason for x in invalid("bad")}["Ready"] == "InvalidSpec"
+
+
+def test_gateway_and_policy_status() -> None:
+    spec = InferenceGatewaySpec(replicas=1)
+    _, conds = gateway_status(spec, _deployment(1, 1, 1, 1, 1), None, 0, 0, None)
+    assert conds[0].reason == "ConfigPending"
+    fields, conds = gateway_status(spec, _deployment(1, 1, 1, 1, 1), "abc", 2, 1, None)
+    assert conds[0].status and fields["configVersion"] == "abc" and fields["pools"] == 2
+    _, conds = policy_status(_route("a"), ["a"], 1, {})
+    assert conds[0].reason == "UnknownPool"
+    _, conds = policy_status(_route("a"), [], 0, {})
+    assert conds[0].reason == "NoGateway"
+    _, conds = policy_status(_route("a"), [], 1, {})
+    assert conds[0].reason == "Compiled" and conds[0].status
+
+
+# ---- informer cache and drift -------------------------------------------------------------------
+
+
+def _pool_body(generation: int, spec: dict[str, Any], uid: str = UID) -> dict[str, Any]:
+    return {"metadata": {"name": "p", "namespace": "ns", "uid": uid, "generation": generation}, "spec": spec}
+
+
+def test_state_keeps_last_valid_spec() -> None:
+    state = State()
+    tracked, changed = state.upsert(INFERENCE_POOL, _pool_body(1, {"models": [{"name": "m"}]}))
+    assert changed and tracked.spec is not None and tracked.error is None
+    _, changed = state.upsert(INFERENCE_POOL, _pool_body(1, {"models": [{"name": "m"}]}))
+    assert not changed
+    tracked, changed = state.upsert(INFERENCE_POOL, _pool_body(2, {"models": []}))
+    assert changed and tracked.error and tracked.spec is not None  # still serving generation 1
+    assert state.owner_alive(UID)
+    state.remove(INFERENCE_POOL, "ns", "p")
+    assert not state.owner_alive(UID)
+
+
+def test_applier_detects_drift_by_generation_and_deletion() -> None:
+    alive = {UID}
+    applier = Applier(kube=None, owner_alive=alive.__contains__)  # type: ignore[arg-type]
+    manifest = pool_children("p", "ns", UID, pool(), IMAGES)[0]
+    key = ("Deployment", "ns", "p")
+    applier.desired[key] = manifest
+    applier.observed[key] = (3, "100")
+    obj = {"kind": "Deployment", "metadata": {"name": "p", "namespace": "ns", "generation": 3,
+                                              "resourceVersion": "105"}}
+    assert applier.drifted("MODIFIED", obj) is None  # status-only update
+    obj["metadata"]["generation"] = 4
+    assert applier.drifted("MODIFIED", obj) is manifest  # someone edited the spec
+    assert applier.drifted("DELETED", obj) is manifest
+    alive.clear()
+    assert applier.drifted("DELETED", obj) is None  # owner gone: garbage collection, not drift
+    assert key not in applier.desired
+
+
+def test_applier_uses_resource_version_without_generation() -> None:
+    applier = Applier(kube=None, owner_alive=lambda uid: True)  # type: ignore[arg-type]
+    cm = gateway_config_map("gw", "ns", UID, "version: x\n", "x")
+    key = ("ConfigMap", "ns", "gw-config")
+    applier.desired[key] = cm
+    applier.observed[key] = (None, "7")
+    obj = {"kind": "ConfigMap", "metadata": {"name": "gw-config", "namespace": "ns", "resourceVersion": "7"}}
+    assert applier.drifted("MODIFIED", obj) is None
+    obj["metadata"]["resourceVersion"] = "8"
+    assert applier.drifted("MODIFIED", obj) is cm
+
+
+# ---- RBAC ---------------------------------------------------------------------------------------
+
+
+def _allowed(group: str, resource: str, verb: str) -> bool:
+    return any(group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"]
+               for r in OPERATOR_RULES)
+
+
+def test_rbac_covers_what_the_operator_watches_and_writes() -> None:
+    for group_version, plural in CHILD_RESOURCES:
+        group = group_version.rpartition("/")[0]
+        for verb in ("get", "list", "watch", "create", "patch", "delete"):
+            assert _allowed(group, plural, verb), (group, plural, verb)
+    assert _allowed("discovery.k8s.io", ENDPOINT_SLICES[1], "watch")
+    for kind in KINDS:
+        assert _allowed("tokenway.io", kind.plural, "watch") and _allowed("tokenway.io", kind.plural, "patch")
+        assert _allowed("tokenway.io", f"{kind.plural}/status", "patch")
+    assert not any("secrets" in r["resources"] for r in OPERATOR_RULES)  # the operator never reads Secrets
+    assert not any("*" in r["verbs"] or "*" in r["resources"] for r in OPERATOR_RULES)
+
+
+# ---- KubeConfigMapSource (against a fake API server) --------------------------------------------
+
+
+def test_kubeconfig_parsing(tmp_path: Any) -> None:
+    path = tmp_path / "config"
+    path.write_text(json.dumps({
+        "current-context": "c",
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u", "namespace": "ns"}}],
+        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:6443/",
+                                               "certificate-authority-data": base64.b64encode(b"CA").decode()}}],
+        "users": [{"name": "u", "user": {"token": "tok"}}],
+    }))
+    conn = KubeConnection.from_kubeconfig(path)
+    assert conn.server == "https://127.0.0.1:6443" and conn.ca_data == b"CA"
+    assert conn.headers() == {"Authorization": "Bearer tok"} and conn.namespace == "ns"
+
+
+def test_kube_source_from_arg() -> None:
+    source = kube_source_from_arg("ml/gw-config", ConfigStore())
+    assert (source.namespace, source.name, source.key) == ("ml", "gw-config", "config.yaml")
+    with pytest.raises(ValueError):
+        kube_source_from_arg("ml/", ConfigStore())
+
+
+class _FakeConnection(KubeConnection):
+    def __init__(self, handler: Any) -> None:
+        super().__init__(server="https://kube.test", token="t")
+        self._handler = handler
+
+    def client(self, timeout: httpx.Timeout | float = 30.0) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.server, transport=httpx.MockTransport(self._handler))
+
+
+def _cm(version: str, rv: str) -> dict[str, Any]:
+    config = compile_snapshot({"a": pool()}, {"a": [EndpointConfig(url=f"http://10.0.0.{version}:8000")]}, {}, {})
+    return {"metadata": {"name": "gw-config", "resourceVersion": rv}, "data": {"config.yaml": render_config(config)}}
+
+
+async def test_kube_source_lists_watches_and_relists_on_410() -> None:
+    calls: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        calls.append(params)
+        assert params["fieldSelector"] == "metadata.name=gw-config"
+        assert request.headers["authorization"] == "Bearer t"
+        if "watch" not in params:
+            n = sum(1 for call in calls if "watch" not in call)
+            return httpx.Response(200, json={"metadata": {"resourceVersion": str(10 * n)},
+                                             "items": [_cm(str(n), str(10 * n))]})
+        if params["resourceVersion"] == "10":
+            lines = [{"type": "MODIFIED", "object": _cm("5", "11")},
+                     {"type": "ERROR", "object": {"code": 410, "message": "too old"}}]
+            return httpx.Response(200, content="\n".join(json.dumps(x) for x in lines).encode())
+        return httpx.Response(200, content=b"")  # an idle watch that ends
+
+    store = ConfigStore()
+    seen: list[str] = []
+    store.subscribe(lambda config: seen.append(config.pools[0].endpoints[0].url))
+    source = KubeConfigMapSource("ml", "gw-config", store, connection=_FakeConnection(handler))
+    task = asyncio.create_task(source.run())
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if len(seen) >= 3:
+            break
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert seen[:3] == ["http://10.0.0.1:8000", "http://10.0.0.5:8000", "http://10.0.0.2:8000"]
+
+
+async def test_kube_source_keeps_good_config_on_bad_revision() -> None:
+    good = _cm("1", "1")
+    bad = {"metadata": {"name": "gw-config", "resourceVersion": "2"}, "data": {"config.yaml": "pools: [{}]"}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "watch" not in request.url.params:
+            return httpx.Response(200, json={"metadata": {"resourceVersion": "1"}, "items": [good]})
+        return httpx.Response(200, content=json.dumps({"type": "MODIFIED", "object": bad}).encode())
+
+    store = ConfigStore()
+    source = KubeConfigMapSource("ml", "gw-config", store, connection=_FakeConnection(handler))
+    task = asyncio.create_task(source.run())
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        if store.rejected:
+            break
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert store.rejected >= 1 and store.current is not None
+    assert store.current.pools[0].endpoints[0].url == "http://10.0.0.1:8000"
