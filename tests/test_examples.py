@@ -174,8 +174,8 @@ def test_simulator_stands_in_for_vllm(name: str) -> None:
     the operator's vLLM arguments for that pool must parse as simulator arguments."""
     import argparse
 
-    from tokenway_operator.builders import pool as builders
     from tokenway_gateway.simulator.cli import add_arguments
+    from tokenway_operator.builders import pool as builders
 
     spec = dict(by_kind("InferencePool")[name]["spec"])
     if spec.get("engine") == "external":
