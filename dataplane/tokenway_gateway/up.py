@@ -146,9 +146,11 @@ def _stop_processes(procs: list[subprocess.Popen[bytes]]) -> None:
 
 def _banner(url: str, config_path: Path) -> str:
     model = DEMO_POOLS[0].model
+    pools = ", ".join(f"{p.name} ({p.model}, {p.replicas} simulated replica{'s' if p.replicas > 1 else ''})"
+                      for p in DEMO_POOLS)
     return f"""
 Tokenway is up at {url}   (config: {config_path}, edit it and it reloads)
-Pools: {", ".join(f"{p.name} ({p.model}, {p.replicas} simulated replicas)" for p in DEMO_POOLS)}
+Pools: {pools}
 
   curl {url}/v1/chat/completions -H 'content-type: application/json' \\
     -d '{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello"}}], "stream": true}}'
