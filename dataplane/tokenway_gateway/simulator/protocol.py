@@ -12,26 +12,14 @@ from typing import Any, Literal
 
 import orjson
 
+from ..server.errors import GatewayError
 from .tokenizer import PromptError, chat_prompt_tokens, completion_prompts
 
 MAX_N = 128
 
 
-class ApiError(Exception):
-    """An error answered in OpenAI's format."""
-
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
-                 param: str | None = None, code: str | int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type
-        self.param = param
-        self.code = code
-
-    def body(self) -> bytes:
-        return orjson.dumps({"error": {"message": self.message, "type": self.type,
-                                       "param": self.param, "code": self.code}})
+# One OpenAI error type for the gateway and the simulator.
+ApiError = GatewayError
 
 
 def bad_request(message: str, param: str | None = None) -> ApiError:
@@ -45,15 +33,15 @@ def model_not_found(model: str) -> ApiError:
 
 def server_error(status: int) -> ApiError:
     if status == 503:
-        return ApiError(503, "The server is overloaded or not ready yet.", type="service_unavailable_error",
+        return ApiError(503, "The server is overloaded or not ready yet.", type_="service_unavailable_error",
                         code="service_unavailable")
     if status == 429:
-        return ApiError(429, "Rate limit reached (injected fault).", type="rate_limit_error",
+        return ApiError(429, "Rate limit reached (injected fault).", type_="rate_limit_error",
                         code="rate_limit_exceeded")
     if status < 500:
         return ApiError(status, "Injected client error.", code="injected_fault")
     return ApiError(status, "The server had an error while processing your request (injected fault).",
-                    type="server_error", code="internal_error")
+                    type_="server_error", code="internal_error")
 
 
 def load_json_object(raw: bytes) -> dict[str, Any]:

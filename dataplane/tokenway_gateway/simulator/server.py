@@ -126,7 +126,7 @@ class Simulator:
     # -- checks shared by the model endpoints --------------------------------------------
     def _require_ready(self) -> None:
         if not self.faults.ready():
-            raise ApiError(503, "The model is still loading.", type="service_unavailable_error",
+            raise ApiError(503, "The model is still loading.", type_="service_unavailable_error",
                            code="service_unavailable")
 
     def _served_name(self, requested: str | None) -> str:
