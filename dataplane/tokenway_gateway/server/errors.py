@@ -41,6 +41,3 @@ def reason(status: int) -> bytes:
 def bad_request(message: str, param: str | None = None, code: str | None = None) -> GatewayError:
     return GatewayError(400, message, param=param, code=code)
 
-
-def upstream_unavailable(message: str, code: str = "upstream_unavailable") -> GatewayError:
-    return GatewayError(502, message, type_="api_error", code=code)
