@@ -72,6 +72,25 @@ def test_chunked_body_over_the_limit(gw: Any) -> None:
     assert_openai_error(response, 413)
 
 
+def test_expect_continue_over_the_limit_is_refused_before_the_body(gw: Any) -> None:
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                     b"content-length: 1000000\r\nexpect: 100-continue\r\n\r\n")
+        data = sock.recv(65536)
+    assert data.startswith(b"HTTP/1.1 413")
+    assert b'"error"' in data
+
+
+def test_expect_continue_within_the_limit_gets_100(gw: Any) -> None:
+    body = json.dumps({"model": "m", "messages": MESSAGES, "max_tokens": 2}).encode()
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                     b"content-length: %d\r\nexpect: 100-continue\r\n\r\n" % len(body))
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(body)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+
+
 def test_wrong_content_type(gw: Any) -> None:
     response = httpx.post(gw.url + CHAT, content=b"model=m", headers={"content-type": "text/plain"})
     assert_openai_error(response, 415, "unsupported_media_type")

@@ -142,6 +142,8 @@ class HttpConnection(asyncio.Protocol):
         request.keep_alive = self.parser.should_keep_alive()
         if request.content_length > self.state.max_body_bytes:
             request.too_large = True
+            if request.expect_continue:  # the client waits for our word: refuse before it sends the body
+                self._reject(413, f"request body exceeds the limit of {self.state.max_body_bytes} bytes")
         elif request.expect_continue:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
