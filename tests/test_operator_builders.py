@@ -122,7 +122,8 @@ def test_pool_children_owned_labelled_and_selected() -> None:
     assert service["spec"]["selector"] == {POOL_LABEL: "llama"}
     assert service["spec"]["ports"][0]["targetPort"] == "http"
     assert pdb["apiVersion"] == "policy/v1" and pdb["spec"]["maxUnavailable"] == 1
-    assert not deployment["spec"]["template"]["spec"].get("tolerations") == []
+    assert deployment["spec"]["template"]["spec"]["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
 
 
 def test_gpu_less_pool_has_no_gpu_resources_or_toleration() -> None:

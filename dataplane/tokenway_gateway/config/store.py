@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from ..api.snapshot import GatewayConfig
 
 log = logging.getLogger("tokenway.config")
+# libyaml's loader parses a 200-pool snapshot ~4x faster than the pure-Python one.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class ConfigError(ValueError):
@@ -25,7 +27,7 @@ class ConfigError(ValueError):
 def parse_config(text: str | bytes) -> GatewayConfig:
     """Parse YAML or JSON text into a validated snapshot, or raise ConfigError."""
     try:
-        data: Any = yaml.safe_load(text)
+        data: Any = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}".replace("\n", " ")) from exc
     if not isinstance(data, dict):

@@ -1,0 +1,175 @@
+"""Operator benchmark on a real kube-apiserver + etcd (e2e/kube_cluster.py).
+
+Figures:
+  1. time to reconcile N InferencePools from scratch: every pool's Deployment, Service
+     and PodDisruptionBudget applied, its status written for generation 1, and the
+     gateway's compiled config listing all N pools;
+  2. EndpointSlice write -> new config applied by the gateway's config source
+     (KubeConfigMapSource, the gateway's own code, with the gateway's ServiceAccount):
+     p50 / p99 / max over M changes, with the N pools present (target p99 <= 2 s);
+  3. the operator's RSS with N pools.
+
+    PYTHONPATH=dataplane:operator python bench/operator_bench.py [--pools 200] [--changes 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tokenway_gateway.config.kube_source import KubeConfigMapSource, KubeConnection  # noqa: E402
+from tokenway_gateway.config.store import ConfigStore, parse_config  # noqa: E402
+
+from e2e.conftest import OperatorProcess, apply, bind_operator_rbac, install_crds  # noqa: E402
+from e2e.kube_cluster import ControlPlane  # noqa: E402
+
+NS = "bench"
+API = "/apis/tokenway.io/v1alpha1"
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def pool_body(name: str) -> dict[str, Any]:
+    return {"apiVersion": "tokenway.io/v1alpha1", "kind": "InferencePool",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"models": [{"name": name}], "replicas": {"min": 1, "max": 1}}}
+
+
+def reconciled(client: httpx.Client, n: int) -> tuple[int, int, int]:
+    """(pools with status for their generation, pool Deployments, pools in the gateway config)."""
+    pools = client.get(f"{API}/namespaces/{NS}/inferencepools").json()["items"]
+    done = sum(1 for p in pools if (p.get("status") or {}).get("observedGeneration") == p["metadata"]["generation"])
+    deployments = client.get(f"/apis/apps/v1/namespaces/{NS}/deployments",
+                             params={"labelSelector": "app.kubernetes.io/component=pool"}).json()["items"]
+    cm = client.get(f"/api/v1/namespaces/{NS}/configmaps/gw-config")
+    in_config = len(parse_config(cm.json()["data"]["config.yaml"]).pools) if cm.status_code == 200 else 0
+    return done, len(deployments), in_config
+
+
+def bench_reconcile(cp: ControlPlane, n: int) -> float:
+    with cp.http_client() as client:
+        client.post("/api/v1/namespaces", json={"metadata": {"name": NS}})
+        apply(client, f"{API}/namespaces/{NS}/inferencegateways/gw", {
+            "apiVersion": "tokenway.io/v1alpha1", "kind": "InferenceGateway",
+            "metadata": {"name": "gw", "namespace": NS}, "spec": {"replicas": 1}})
+        while reconciled(client, n)[2] != 0 or client.get(f"/api/v1/namespaces/{NS}/configmaps/gw-config"
+                                                           ).status_code != 200:
+            time.sleep(0.1)
+        started = time.monotonic()
+        for i in range(n):
+            client.post(f"{API}/namespaces/{NS}/inferencepools", json=pool_body(f"pool-{i:03d}")).raise_for_status()
+        created = time.monotonic() - started
+        while True:
+            done, deployments, in_config = reconciled(client, n)
+            if done == deployments == in_config == n:
+                break
+            if time.monotonic() - started > 600:
+                raise SystemExit(f"not reconciled after 600 s: {done=} {deployments=} {in_config=}")
+            time.sleep(0.2)
+        elapsed = time.monotonic() - started
+        print(f"reconcile {n} pools from scratch: {elapsed:.2f} s "
+              f"({n / elapsed:.1f} pools/s; creating them took {created:.2f} s of it)")
+        return elapsed
+
+
+def slice_body(pool: str, uid: str, ips: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": f"{pool}-bench", "namespace": NS,
+                     "labels": {"kubernetes.io/service-name": pool, "tokenway.io/pool": pool},
+                     "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": pool, "uid": uid}]},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [ip], "conditions": {"ready": True}} for ip in ips],
+        "ports": [{"name": "http", "port": 8000, "protocol": "TCP"}],
+    }
+
+
+async def bench_propagation(cp: ControlPlane, changes: int, pools: int) -> list[float]:
+    store = ConfigStore()
+    applied: dict[str, float] = {}
+    store.subscribe(lambda c: applied.setdefault(
+        ",".join(e.url for p in c.pools for e in p.endpoints), time.monotonic()))
+    gateway_identity = KubeConnection.from_kubeconfig(cp.service_account_kubeconfig(NS, "gw"))
+    source = KubeConfigMapSource(NS, "gw-config", store, connection=gateway_identity)
+    task = asyncio.create_task(source.run())
+    latencies: list[float] = []
+    try:
+        async with KubeConnection.from_kubeconfig(cp.kubeconfig_path).client() as admin:
+            headers = {"Authorization": f"Bearer {cp.admin_token}"}
+            while store.current is None:
+                await asyncio.sleep(0.01)
+            for i in range(changes):
+                target = f"pool-{i % pools:03d}"
+                if i >= pools:
+                    break
+                service = (await admin.get(f"/api/v1/namespaces/{NS}/services/{target}", headers=headers)).json()
+                ips = [f"10.2.{i % 250}.{j}" for j in (1, 2)]
+                started = time.monotonic()
+                response = await admin.patch(
+                    f"/apis/discovery.k8s.io/v1/namespaces/{NS}/endpointslices/{target}-bench",
+                    params={"fieldManager": "bench", "force": "true"},
+                    content=json.dumps(slice_body(target, service["metadata"]["uid"], ips)),
+                    headers={**headers, "Content-Type": "application/apply-patch+yaml"})
+                response.raise_for_status()
+                while not any(f"http://{ips[0]}:8000" in key for key in applied) and \
+                        time.monotonic() - started < 30:
+                    await asyncio.sleep(0.002)
+                latencies.append(time.monotonic() - started)
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    ms = [x * 1000 for x in latencies]
+    print(f"endpoint change -> gateway config applied ({len(ms)} changes, {pools} pools): "
+          f"p50 {statistics.median(ms):.0f} ms, p99 {percentile(ms, 0.99):.0f} ms, max {max(ms):.0f} ms "
+          f"(target p99 <= 2000 ms)")
+    return latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pools", type=int, default=200)
+    parser.add_argument("--changes", type=int, default=50)
+    args = parser.parse_args()
+    with ControlPlane() as cp:
+        install_crds(cp)
+        operator = OperatorProcess(cp, bind_operator_rbac(cp), "--resync-seconds", "3600").start()
+        try:
+            assert operator.process is not None
+            idle = rss_mib(operator.process.pid)
+            bench_reconcile(cp, args.pools)
+            print(f"operator RSS: {idle:.0f} MiB idle, {rss_mib(operator.process.pid):.0f} MiB "
+                  f"with {args.pools} pools")
+            latencies = asyncio.run(bench_propagation(cp, args.changes, args.pools))
+            with cp.http_client() as client:
+                size = len(client.get(f"/api/v1/namespaces/{NS}/configmaps/gw-config").json()["data"]["config.yaml"])
+            print(f"operator RSS after the endpoint changes: {rss_mib(operator.process.pid):.0f} MiB; "
+                  f"config size {size / 1024:.0f} KiB")
+            return 0 if percentile(latencies, 0.99) <= 2.0 else 1
+        finally:
+            operator.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pure builders: a custom resource in, the Kubernetes objects it wants out."""

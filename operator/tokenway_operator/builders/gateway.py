@@ -1,0 +1,203 @@
+"""InferenceGateway -> Deployment, Service, ServiceAccount, Role, RoleBinding, config ConfigMap (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tokenway_gateway.api import InferenceGatewaySpec, InferencePoolSpec
+
+from ..meta import (
+    CONFIG_KEY,
+    CONFIG_VERSION_ANNOTATION,
+    GATEWAY_LABEL,
+    Manifest,
+    api_key_env,
+    config_map_name,
+    labels,
+    object_meta,
+    owner_reference,
+)
+
+LIVENESS_PATH = "/healthz"
+READINESS_PATH = "/readyz"  # 503 until the gateway holds a config
+METRICS_PATH = "/metrics"
+API_KEYS_ENV = "TOKENWAY_API_KEYS"
+
+
+def selector(name: str) -> dict[str, str]:
+    return {GATEWAY_LABEL: name}
+
+
+def gateway_labels(name: str) -> dict[str, str]:
+    return labels("gateway", name, selector(name))
+
+
+def _owner(name: str, uid: str) -> dict[str, Any]:
+    return owner_reference("InferenceGateway", name, uid)
+
+
+def upstream_key_env(pools: Mapping[str, InferencePoolSpec]) -> list[dict[str, Any]]:
+    """One env var per external endpoint with an API key, read by the kubelet from its Secret.
+
+    The operator never reads Secrets; the compiled config names these variables instead.
+    """
+    env: list[dict[str, Any]] = []
+    for pool_name in sorted(pools):
+        for index, endpoint in enumerate(pools[pool_name].endpoints):
+            ref = endpoint.api_key_secret_ref
+            if ref is not None:
+                env.append({
+                    "name": api_key_env(pool_name, index),
+                    "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+                })
+    return env
+
+
+def gateway_env(spec: InferenceGatewaySpec, pools: Mapping[str, InferencePoolSpec]) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "TOKENWAY_REGION", "value": spec.region},
+    ]
+    if spec.redis_url:
+        env.append({"name": "TOKENWAY_REDIS_URL", "value": spec.redis_url})
+    if spec.otlp_endpoint:
+        env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": spec.otlp_endpoint})
+    if spec.api_key_secret_ref:
+        ref = spec.api_key_secret_ref
+        env.append({"name": API_KEYS_ENV, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+    return env + upstream_key_env(pools)
+
+
+def gateway_command(name: str, namespace: str, spec: InferenceGatewaySpec) -> list[str]:
+    return ["tokenway", "gateway", "--kube-configmap", f"{namespace}/{config_map_name(name)}",
+            "--port", str(spec.port), "--log-level", spec.log_level]
+
+
+def gateway_deployment(
+    name: str, namespace: str, uid: str, spec: InferenceGatewaySpec, image: str,
+    pools: Mapping[str, InferencePoolSpec],
+) -> Manifest:
+    res = spec.resources
+    resources: dict[str, Any] = {"requests": {"cpu": res.cpu, "memory": res.memory}}
+    limits = {k: v for k, v in (("cpu", res.cpu_limit), ("memory", res.memory_limit)) if v}
+    if limits:
+        resources["limits"] = limits
+    container = {
+        "name": "gateway",
+        "image": spec.image or image,
+        "command": gateway_command(name, namespace, spec),
+        "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
+        "env": gateway_env(spec, pools),
+        "resources": resources,
+        "readinessProbe": {"httpGet": {"path": READINESS_PATH, "port": "http"}, "periodSeconds": 2,
+                           "failureThreshold": 2},
+        "livenessProbe": {"httpGet": {"path": LIVENESS_PATH, "port": "http"}, "periodSeconds": 10,
+                          "failureThreshold": 3},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,  # Dockerfile.gateway runs as uid 10001
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": object_meta(name, namespace, _owner(name, uid), gateway_labels(name)),
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": {"matchLabels": selector(name)},
+            # Never fewer ready gateways than asked for during a rollout.
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {
+                    "labels": gateway_labels(name),
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(spec.port),
+                        "prometheus.io/path": METRICS_PATH,
+                    },
+                },
+                "spec": {
+                    "serviceAccountName": name,
+                    # Room for the gateway to drain in-flight streams after SIGTERM.
+                    "terminationGracePeriodSeconds": spec.drain_seconds + 10,
+                    "containers": [container],
+                },
+            },
+        },
+    }
+
+
+def gateway_service(name: str, namespace: str, uid: str, spec: InferenceGatewaySpec) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": object_meta(name, namespace, _owner(name, uid), gateway_labels(name)),
+        "spec": {
+            "type": spec.service_type,
+            "selector": selector(name),
+            "ports": [{"name": "http", "port": spec.port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def gateway_service_account(name: str, namespace: str, uid: str) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": object_meta(name, namespace, _owner(name, uid), gateway_labels(name)),
+    }
+
+
+def gateway_role(name: str, namespace: str, uid: str) -> Manifest:
+    """Least privilege: read and watch its own config ConfigMap, nothing else."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": object_meta(name, namespace, _owner(name, uid), gateway_labels(name)),
+        "rules": [{
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": [config_map_name(name)],
+            "verbs": ["get", "list", "watch"],
+        }],
+    }
+
+
+def gateway_role_binding(name: str, namespace: str, uid: str) -> Manifest:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": object_meta(name, namespace, _owner(name, uid), gateway_labels(name)),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+    }
+
+
+def gateway_config_map(name: str, namespace: str, uid: str, config_yaml: str, version: str) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": object_meta(
+            config_map_name(name), namespace, _owner(name, uid), gateway_labels(name),
+            annotations={CONFIG_VERSION_ANNOTATION: version},
+        ),
+        "data": {CONFIG_KEY: config_yaml},
+    }
+
+
+def gateway_children(
+    name: str, namespace: str, uid: str, spec: InferenceGatewaySpec, image: str,
+    pools: Mapping[str, InferencePoolSpec],
+) -> list[Manifest]:
+    """The gateway's objects except its ConfigMap (written by the config compiler)."""
+    return [
+        gateway_service_account(name, namespace, uid),
+        gateway_role(name, namespace, uid),
+        gateway_role_binding(name, namespace, uid),
+        gateway_deployment(name, namespace, uid, spec, image, pools),
+        gateway_service(name, namespace, uid, spec),
+    ]

@@ -1,0 +1,94 @@
+"""`tokenway operator`: run the kopf operator with liveness, metrics, peering and namespace scoping."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import socket
+
+DESCRIPTION = """Run the Tokenway Kubernetes operator.
+
+Reconciles InferencePool, RoutePolicy, CachePolicy and InferenceGateway objects into
+inference Deployments, gateway Deployments and one compiled gateway config per
+namespace (ConfigMap <gateway>-config). Credentials: in-cluster service account,
+else $KUBECONFIG. Serves liveness on --liveness and Prometheus metrics on
+--metrics-port. Several replicas coordinate through kopf peering (--peering)."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from .settings import GATEWAY_IMAGE, SGLANG_IMAGE, VLLM_IMAGE
+
+    scope = parser.add_argument_group("scope")
+    scope.add_argument("-n", "--namespace", action="append", default=[], metavar="NS",
+                       help="watch only this namespace (repeatable; globs allowed); default: all namespaces")
+    peer = parser.add_argument_group("peering (one active operator at a time)")
+    peer.add_argument("--peering", default=os.environ.get("TOKENWAY_PEERING", "tokenway"), metavar="NAME",
+                      help="kopf peering object name (default %(default)s; needs the kopf.dev peering CRDs)")
+    peer.add_argument("--standalone", action="store_true", help="no peering: run alone (tests, local dev)")
+    peer.add_argument("--priority", type=int, default=None,
+                      help="peering priority, higher wins (default: derived from POD_ID or the host name, so "
+                           "replicas differ: kopf pauses every peer when two share the top priority)")
+    peer.add_argument("--peering-lifetime", type=int, default=30, metavar="SECONDS",
+                      help="a silent peer counts as gone after this long (default %(default)s). Set env POD_ID "
+                           "to the pod name so a restarted container is not taken for a rival")
+    srv = parser.add_argument_group("endpoints")
+    srv.add_argument("--liveness", default="http://0.0.0.0:8081/healthz", metavar="URL",
+                     help="kopf liveness endpoint (default %(default)s; empty disables)")
+    srv.add_argument("--metrics-port", type=int, default=int(os.environ.get("TOKENWAY_METRICS_PORT", "9090")),
+                     help="Prometheus metrics port (default %(default)s; 0 disables)")
+    img = parser.add_argument_group("images")
+    img.add_argument("--gateway-image", default=os.environ.get("TOKENWAY_GATEWAY_IMAGE", GATEWAY_IMAGE))
+    img.add_argument("--vllm-image", default=os.environ.get("TOKENWAY_VLLM_IMAGE", VLLM_IMAGE))
+    img.add_argument("--sglang-image", default=os.environ.get("TOKENWAY_SGLANG_IMAGE", SGLANG_IMAGE))
+    tun = parser.add_argument_group("tuning")
+    tun.add_argument("--resync-seconds", type=float, default=300.0,
+                     help="re-apply every child this often, a backstop for missed events (default %(default)s)")
+    tun.add_argument("--kubeconfig", default=None, help="kubeconfig path (default: in-cluster, else $KUBECONFIG)")
+    tun.add_argument("--log-level", default=os.environ.get("TOKENWAY_LOG_LEVEL", "info"),
+                     choices=["debug", "info", "warning", "error"])
+
+
+def default_priority() -> int:
+    """A stable per-replica priority in [1, 10000] from the pod's identity."""
+    identity = os.environ.get("POD_ID") or socket.gethostname()
+    return 1 + int(hashlib.sha256(identity.encode()).hexdigest()[:8], 16) % 10_000
+
+
+def run(args: argparse.Namespace) -> int:
+    import kopf
+    from prometheus_client import start_http_server
+    from tokenway_gateway.config.kube_source import KubeConnection
+
+    from . import handlers  # noqa: F401  (registers the handlers)
+    from .settings import Images, OperatorSettings
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "debug":
+        for noisy in ("httpx", "aiohttp.access", "kopf.objects", "kopf.activities"):
+            # One line per handler success is noise at scale; failures are still logged.
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    connection = KubeConnection.from_kubeconfig(args.kubeconfig) if args.kubeconfig else KubeConnection.from_env()
+    settings = OperatorSettings(
+        images=Images(vllm=args.vllm_image, sglang=args.sglang_image, gateway=args.gateway_image),
+        resync_seconds=args.resync_seconds,
+        namespaces=tuple(args.namespace),
+        peering_lifetime=args.peering_lifetime,
+    )
+    if args.metrics_port:
+        start_http_server(args.metrics_port)
+    memo = kopf.Memo(connection=connection, operator_settings=settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(kopf.operator(
+            clusterwide=not args.namespace,
+            namespaces=args.namespace,
+            standalone=args.standalone,
+            peering_name=None if args.standalone else args.peering,
+            priority=args.priority if args.priority is not None else default_priority(),
+            liveness_endpoint=args.liveness or None,
+            memo=memo,
+        ))
+    return 0

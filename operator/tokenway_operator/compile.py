@@ -1,0 +1,104 @@
+"""Pools, ready endpoints and policies of one namespace -> ONE versioned GatewayConfig (pure).
+
+The version is a hash of the content, so recompiling unchanged inputs (a resync, an
+operator restart) yields the same snapshot and no write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+
+import yaml
+from tokenway_gateway.api import (
+    CachePolicySpec,
+    EndpointConfig,
+    GatewayConfig,
+    InferenceGatewaySpec,
+    InferencePoolSpec,
+    NamedCachePolicy,
+    NamedRoutePolicy,
+    PoolConfig,
+    RoutePolicySpec,
+)
+from tokenway_gateway.api.snapshot import ServerSettings, TelemetrySettings
+
+from .meta import api_key_env
+
+
+def missing_pools(spec: RoutePolicySpec, pool_names: set[str]) -> list[str]:
+    """Pools a route policy names that do not exist (such a policy is left out of the snapshot)."""
+    wanted = [b.pool for rule in spec.rules for b in rule.backends] + [p for r in spec.rules for p in r.fallbacks]
+    return sorted({p for p in wanted if p not in pool_names})
+
+
+def pool_config(name: str, spec: InferencePoolSpec, ready: Sequence[EndpointConfig]) -> PoolConfig:
+    if spec.engine == "external":
+        endpoints = [
+            EndpointConfig(
+                url=ep.url,
+                weight=ep.weight,
+                api_key_env=api_key_env(name, i) if ep.api_key_secret_ref else None,
+                name=f"{name}-{i}",
+            )
+            for i, ep in enumerate(spec.endpoints)
+        ]
+    else:
+        endpoints = [ep.model_copy(update={"weight": spec.capacity.weight}) for ep in ready]
+    return PoolConfig(
+        name=name,
+        models=spec.models,
+        region=spec.region,
+        protocol=spec.protocol,
+        capacity=spec.capacity,
+        endpoints=endpoints,
+    )
+
+
+def content_version(config: GatewayConfig) -> str:
+    body = config.model_dump(mode="json", by_alias=True, exclude={"version"})
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return digest[:16]
+
+
+def compile_snapshot(
+    pools: Mapping[str, InferencePoolSpec],
+    endpoints: Mapping[str, Sequence[EndpointConfig]],
+    routes: Mapping[str, RoutePolicySpec],
+    caches: Mapping[str, CachePolicySpec],
+    gateway: InferenceGatewaySpec | None = None,
+) -> GatewayConfig:
+    """The gateway's whole config; route policies naming unknown pools are left out."""
+    pool_configs = [pool_config(name, pools[name], endpoints.get(name, ())) for name in sorted(pools)]
+    names = set(pools)
+    ordered_routes = sorted(routes.items(), key=lambda item: (-item[1].priority, item[0]))
+    named_routes = [
+        NamedRoutePolicy(name=name, **_fields(spec)) for name, spec in ordered_routes if not missing_pools(spec, names)
+    ]
+    named_caches = [NamedCachePolicy(name=name, **_fields(caches[name])) for name in sorted(caches)]
+    server = ServerSettings()
+    telemetry = TelemetrySettings()
+    if gateway is not None:
+        server = ServerSettings(drain_seconds=gateway.drain_seconds)
+        telemetry = TelemetrySettings(otlp_endpoint=gateway.otlp_endpoint)
+    config = GatewayConfig(
+        server=server, telemetry=telemetry, pools=pool_configs, routes=named_routes, caches=named_caches,
+    )
+    config.version = content_version(config)
+    return config
+
+
+def _fields(spec: RoutePolicySpec | CachePolicySpec) -> dict[str, object]:
+    # Field by field (not a dump): the models stay models, no round trip through JSON.
+    return {name: getattr(spec, name) for name in type(spec).model_fields}
+
+
+# libyaml when present: ~4x faster than the pure-Python dumper on a 200-pool config.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def render_config(config: GatewayConfig) -> str:
+    """The YAML text the ConfigMap carries (what ConfigStore.apply_text parses)."""
+    text: str = yaml.dump(config.dump(), Dumper=_DUMPER, sort_keys=False, default_flow_style=False, width=1000)
+    return text

@@ -1,0 +1,114 @@
+"""The Tokenway custom resource kinds: names, models and `kubectl get` columns, in one table.
+
+crdgen, the handlers and the RBAC rules all read this table, so adding a kind is one entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from tokenway_gateway.api import (
+    API_GROUP,
+    API_VERSION,
+    CachePolicySpec,
+    CachePolicyStatus,
+    InferenceGatewaySpec,
+    InferenceGatewayStatus,
+    InferencePoolSpec,
+    InferencePoolStatus,
+    RoutePolicySpec,
+    RoutePolicyStatus,
+)
+from tokenway_gateway.api.pool import pool_printer_columns
+
+API_VERSION_FULL = f"{API_GROUP}/{API_VERSION}"
+CATEGORY = "tokenway"
+
+_STATUS_REASON = {
+    "name": "Status",
+    "type": "string",
+    "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+}
+_AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    plural: str
+    short_names: tuple[str, ...]
+    spec_model: type[BaseModel]
+    status_model: type[BaseModel]
+    printer_columns: tuple[dict[str, Any], ...]
+    description: str
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def crd_name(self) -> str:
+        return f"{self.plural}.{API_GROUP}"
+
+
+INFERENCE_POOL = Kind(
+    kind="InferencePool",
+    plural="inferencepools",
+    short_names=("ipool",),
+    spec_model=InferencePoolSpec,
+    status_model=InferencePoolStatus,
+    printer_columns=tuple(pool_printer_columns()),
+    description="A set of inference replicas (vLLM, SGLang or external endpoints) serving one or more models.",
+)
+
+ROUTE_POLICY = Kind(
+    kind="RoutePolicy",
+    plural="routepolicies",
+    short_names=("rpol",),
+    spec_model=RoutePolicySpec,
+    status_model=RoutePolicyStatus,
+    printer_columns=(
+        {"name": "Priority", "type": "integer", "jsonPath": ".spec.priority"},
+        {"name": "Rules", "type": "integer", "jsonPath": ".status.rules"},
+        _STATUS_REASON,
+        _AGE,
+    ),
+    description="Which pool serves a request, and how the gateway treats it on the way.",
+)
+
+CACHE_POLICY = Kind(
+    kind="CachePolicy",
+    plural="cachepolicies",
+    short_names=("cpol",),
+    spec_model=CachePolicySpec,
+    status_model=CachePolicyStatus,
+    printer_columns=(
+        {"name": "Mode", "type": "string", "jsonPath": ".spec.mode"},
+        {"name": "Backend", "type": "string", "jsonPath": ".spec.backend"},
+        _STATUS_REASON,
+        _AGE,
+    ),
+    description="Exact and semantic response caching for chosen routes.",
+)
+
+INFERENCE_GATEWAY = Kind(
+    kind="InferenceGateway",
+    plural="inferencegateways",
+    short_names=("igw",),
+    spec_model=InferenceGatewaySpec,
+    status_model=InferenceGatewayStatus,
+    printer_columns=(
+        {"name": "Ready", "type": "integer", "jsonPath": ".status.readyReplicas"},
+        {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
+        {"name": "Region", "type": "string", "jsonPath": ".spec.region"},
+        {"name": "Pools", "type": "integer", "jsonPath": ".status.pools"},
+        {"name": "Config", "type": "string", "jsonPath": ".status.configVersion"},
+        _STATUS_REASON,
+        _AGE,
+    ),
+    description="The Tokenway gateway (dataplane) Deployment and its compiled config.",
+)
+
+KINDS: tuple[Kind, ...] = (INFERENCE_POOL, ROUTE_POLICY, CACHE_POLICY, INFERENCE_GATEWAY)
