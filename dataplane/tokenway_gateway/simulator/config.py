@@ -11,8 +11,21 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class SimulatorConfig:
-    """Configuration of one simulated replica (latency model, capacity, faults)."""
+class FaultSettings:
+    """Fault injection, also changeable at runtime with POST /sim/faults. Fault delays are
+    wall-clock milliseconds, not scaled by time_scale, so they stay visible with time_scale 0."""
+
+    error_rate: float = 0.0
+    error_status: int = 500
+    stall_first_token_ms: float = 0.0
+    disconnect_rate: float = 0.0
+    disconnect_after_tokens: int = 1
+    startup_delay_s: float = 0.0
+
+
+@dataclass
+class SimulatorConfig(FaultSettings):
+    """Configuration of one simulated replica (latency model, capacity, and the faults it inherits)."""
 
     # Identity: `model` is the name; `served_model_names` are extra aliases it also answers to.
     model: str = "tokenway-sim"
@@ -40,15 +53,6 @@ class SimulatorConfig:
     enable_prefix_caching: bool = True
 
     embedding_dim: int = 768
-
-    # Fault injection (also changeable at runtime with POST /sim/faults). Fault delays are
-    # wall-clock milliseconds, not scaled by time_scale, so they stay visible with time_scale 0.
-    error_rate: float = 0.0
-    error_status: int = 500
-    stall_first_token_ms: float = 0.0
-    disconnect_rate: float = 0.0
-    disconnect_after_tokens: int = 1
-    startup_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
         problems = []

@@ -10,25 +10,10 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from typing import Any
 
-from .config import SimulatorConfig
-
-
-@dataclass
-class FaultSettings:
-    error_rate: float = 0.0
-    error_status: int = 500
-    stall_first_token_ms: float = 0.0
-    disconnect_rate: float = 0.0
-    disconnect_after_tokens: int = 1
-    startup_delay_s: float = 0.0
-
-    @classmethod
-    def from_config(cls, config: SimulatorConfig) -> FaultSettings:
-        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
-
+from .config import FaultSettings, SimulatorConfig
 
 _RANGES: dict[str, tuple[float, float]] = {
     "error_rate": (0.0, 1.0),
@@ -39,6 +24,11 @@ _RANGES: dict[str, tuple[float, float]] = {
     "startup_delay_s": (0.0, float("inf")),
 }
 _INTEGERS = {"error_status", "disconnect_after_tokens"}
+
+
+def fault_settings(config: SimulatorConfig) -> FaultSettings:
+    """A copy of the fault part of a config, which POST /sim/faults then changes on its own."""
+    return FaultSettings(**{f.name: getattr(config, f.name) for f in fields(FaultSettings)})
 
 
 class FaultInjector:

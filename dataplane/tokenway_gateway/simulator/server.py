@@ -21,7 +21,7 @@ from aiohttp import web
 
 from .config import SimulatorConfig
 from .engine import Engine, Sequence, Sink
-from .faults import FaultInjector, FaultSettings
+from .faults import FaultInjector, fault_settings
 from .metrics import CONTENT_TYPE, SimulatorMetrics
 from .protocol import (
     ApiError,
@@ -74,7 +74,7 @@ class Simulator:
                                         num_blocks=config.kv_cache_blocks,
                                         prefix_caching=config.enable_prefix_caching)
         self.engine = Engine(config, self.metrics)
-        self.faults = FaultInjector(FaultSettings.from_config(config), config.seed)
+        self.faults = FaultInjector(fault_settings(config), config.seed)
         self.created = int(time.time())
         self._names = frozenset(config.model_names)
         self._id_prefix = os.urandom(4).hex()
