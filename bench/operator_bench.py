@@ -9,7 +9,7 @@ Figures:
      p50 / p99 / max over M changes, with the N pools present (target p99 <= 2 s);
   3. the operator's RSS with N pools.
 
-    PYTHONPATH=dataplane:operator python bench/operator_bench.py [--pools 200] [--changes 50]
+    python bench/operator_bench.py [--pools 200] [--changes 50]
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+for path in (ROOT, ROOT / "dataplane", ROOT / "operator"):
+    sys.path.insert(0, str(path))
 
 from tokenway_gateway.config.kube_source import KubeConfigMapSource, KubeConnection  # noqa: E402
 from tokenway_gateway.config.store import ConfigStore, parse_config  # noqa: E402
