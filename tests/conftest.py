@@ -1,17 +1,10 @@
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-for sub in ("dataplane", "operator", "tests"):
-    if str(ROOT / sub) not in sys.path:
-        sys.path.insert(0, str(ROOT / sub))
-
-from procs import ProcessFactory, processes  # noqa: E402
+from procs import ProcessFactory, processes
 
 
 @pytest.fixture

@@ -267,9 +267,14 @@ def test_unsupported_fields_named() -> None:
         "outlierDetection": {},
         "queue": {},
         "loadBalancing": {"algorithm": "llm-aware"},
+        "maxOutputTokens": 512,
+        "timeouts": {"firstTokenSeconds": 2},
+        "retries": {"budgetPercent": 5, "retryOn": ["5xx", "429"]},
     })
     fields = unsupported_fields(spec)
-    for expected in ("spec.rateLimits", "spec.promptGuard", "spec.regionPreference", "spec.outlierDetection",
+    for expected in ("spec.maxOutputTokens", "spec.timeouts.firstTokenSeconds", "spec.retries.budgetPercent",
+                     "spec.retries.retryOn=429",
+                     "spec.rateLimits", "spec.promptGuard", "spec.regionPreference", "spec.outlierDetection",
                      "spec.queue", "spec.loadBalancing.algorithm=llm-aware", "spec.rules[r].match.promptRegex",
                      "spec.rules[r].match.keywords", "spec.rules[r].match.apiKeyTiers",
                      "spec.rules[r].match.intent", "spec.rules[r].match.minPromptTokens"):
@@ -279,6 +284,9 @@ def test_unsupported_fields_named() -> None:
     assert unsupported_fields(CachePolicySpec()) == ["spec"]
     assert unsupported_fields(pool(autoscaling={"enabled": True})) == ["spec.autoscaling.enabled"]
     assert unsupported_fields(pool()) == []
+    assert unsupported_fields(InferenceGatewaySpec.model_validate({"apiKeySecretRef": {"name": "keys"}})) == [
+        "spec.apiKeySecretRef"]
+    assert unsupported_fields(InferenceGatewaySpec()) == []
 
 
 # ---- conditions and status ----------------------------------------------------------------------

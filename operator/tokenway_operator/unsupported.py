@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 from tokenway_gateway.api import CachePolicySpec, InferenceGatewaySpec, InferencePoolSpec, RoutePolicySpec
+from tokenway_gateway.api.route import Retries
 
 SUPPORTED_ALGORITHMS = frozenset({"least-request"})
 # RouteMatch fields the gateway matches on today; the others are reported per rule.
@@ -25,7 +26,9 @@ def unsupported_fields(spec: BaseModel) -> list[str]:
     if isinstance(spec, InferencePoolSpec):
         return ["spec.autoscaling.enabled"] if spec.autoscaling.enabled else []
     if isinstance(spec, InferenceGatewaySpec):
-        return ["spec.redisUrl"] if spec.redis_url else []
+        # An API-key Secret the gateway does not enforce yet must never look like protection.
+        return [path for path, value in (("spec.redisUrl", spec.redis_url),
+                                         ("spec.apiKeySecretRef", spec.api_key_secret_ref)) if value]
     return []
 
 
@@ -34,6 +37,14 @@ def _route(spec: RoutePolicySpec) -> list[str]:
     for name in ("rate_limits", "prompt_guard", "region_preference", "outlier_detection", "queue"):
         if getattr(spec, name):
             fields.append(f"spec.{_camel(name)}")
+    if spec.max_output_tokens is not None:
+        fields.append("spec.maxOutputTokens")
+    if spec.timeouts.first_token_seconds is not None:
+        fields.append("spec.timeouts.firstTokenSeconds")
+    if spec.retries.budget_percent != Retries.model_fields["budget_percent"].default:
+        fields.append("spec.retries.budgetPercent")
+    if "429" in spec.retries.retry_on:
+        fields.append("spec.retries.retryOn=429")
     if spec.load_balancing.algorithm not in SUPPORTED_ALGORITHMS:
         fields.append(f"spec.loadBalancing.algorithm={spec.load_balancing.algorithm}")
     for rule in spec.rules:

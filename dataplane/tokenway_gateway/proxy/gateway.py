@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 
 import orjson
@@ -16,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ..api.snapshot import GatewayConfig
 from ..config.store import ConfigStore
 from ..observability.metrics import GatewayMetrics
-from ..observability.tracing import NO_TRACER, Tracer
+from ..observability.tracing import NO_TRACER, Tracer, make_tracer
 from ..routing.endpoints import Endpoint
 from ..routing.table import RoutingTable
 from ..server.errors import GatewayError, bad_request
@@ -38,10 +39,11 @@ def _new_request_id() -> bytes:
 
 
 class Gateway:
-    def __init__(self, store: ConfigStore, metrics: GatewayMetrics | None = None, tracer: Tracer = NO_TRACER) -> None:
+    def __init__(self, store: ConfigStore, metrics: GatewayMetrics | None = None) -> None:
         self.store = store
         self.metrics = metrics or GatewayMetrics()
-        self.tracer = tracer
+        self.tracer: Tracer = NO_TRACER
+        self._telemetry: tuple[str | None, str] = (None, "")
         self.endpoints: dict[str, Endpoint] = {}
         self.connections = ConnectionPool()
         self.h2 = H2Clients()
@@ -69,6 +71,17 @@ class Gateway:
         self.connections.retain(live)
         self.table = table
         self.metrics.set_config_version(config.version)
+        self._apply_telemetry(config)
+
+    def _apply_telemetry(self, config: GatewayConfig) -> None:
+        """Tracing follows the config too: a snapshot that arrives later (from Kubernetes) can turn it on."""
+        wanted = (config.telemetry.otlp_endpoint, config.telemetry.service_name)
+        if wanted == self._telemetry:
+            return
+        old, self.tracer, self._telemetry = self.tracer, make_tracer(*wanted), wanted
+        if old.enabled:
+            # Flushing exports over the network: never on the event loop.
+            threading.Thread(target=old.shutdown, name="tracer-shutdown", daemon=True).start()
 
     # ---- dispatch ----------------------------------------------------------------
     def handle(self, request: Request, client: HttpConnection) -> None:

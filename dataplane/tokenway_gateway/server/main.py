@@ -12,7 +12,6 @@ from ..config.file_source import FileConfigSource
 from ..config.store import ConfigStore
 from ..observability.logs import configure_logging
 from ..observability.metrics import GatewayMetrics
-from ..observability.tracing import make_tracer
 from ..proxy.gateway import Gateway
 from .lifecycle import GatewayServer
 
@@ -66,13 +65,10 @@ async def serve(args: argparse.Namespace) -> int:
         kube_source = kube_source_from_arg(args.kube_configmap, store)
         tasks.append(asyncio.create_task(kube_source.run()))
 
-    config = store.current
-    tracer = make_tracer(config.telemetry.otlp_endpoint if config else None,
-                         config.telemetry.service_name if config else "tokenway-gateway")
     metrics = GatewayMetrics()
     store.subscribe(lambda _: metrics.config_reloads.labels("applied").inc())
     store.on_reject(lambda _: metrics.config_reloads.labels("rejected").inc())
-    gateway = Gateway(store, metrics, tracer)
+    gateway = Gateway(store, metrics)
     server = GatewayServer(gateway, args.host, args.port)
     await server.start()
 
@@ -90,6 +86,6 @@ async def serve(args: argparse.Namespace) -> int:
     for task in tasks:
         task.cancel()
     await server.stop()
-    tracer.shutdown()
+    await asyncio.to_thread(gateway.tracer.shutdown)  # flushes spans over the network
     log.info("stopped")
     return 0
