@@ -48,4 +48,4 @@ class FileConfigSource:
             except OSError as exc:
                 log.error("config file %s unreadable, keeping the last good config: %s", self.path, exc)
                 continue
-            self.store.apply_text(text, str(self.path))
+            await self.store.offer(text, str(self.path))

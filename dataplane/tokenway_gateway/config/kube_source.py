@@ -1,7 +1,7 @@
 """Hot reload from a Kubernetes ConfigMap: list once, then watch it, with plain httpx.
 
 The operator writes the compiled snapshot into ConfigMap ``<gateway>-config``; this
-source hands every new revision to :meth:`ConfigStore.apply_text` within
+source hands every new revision to :meth:`ConfigStore.offer` within
 milliseconds of the write (a watch, not the kubelet's minute-long volume sync).
 The gateway's Role allows get/list/watch on that one ConfigMap only, which is why
 the list and the watch carry ``fieldSelector=metadata.name=...``.
@@ -172,7 +172,7 @@ class KubeConfigMapSource:
         return (f"/api/v1/namespaces/{self.namespace}/configmaps",
                 {"fieldSelector": f"metadata.name={self.name}"})
 
-    def _handle(self, obj: dict[str, Any]) -> None:
+    async def _handle(self, obj: dict[str, Any]) -> None:
         """One revision of the ConfigMap: apply its key when the text changed."""
         meta = obj.get("metadata") or {}
         text = (obj.get("data") or {}).get(self.key)
@@ -181,7 +181,7 @@ class KubeConfigMapSource:
             return
         if text != self._last_text:
             self._last_text = text
-            self.store.apply_text(text, f"{self.origin}@{meta.get('resourceVersion')}")
+            await self.store.offer(text, f"{self.origin}@{meta.get('resourceVersion')}")
         self.applied_resource_version = meta.get("resourceVersion")
 
     async def list_once(self, client: httpx.AsyncClient, conn: KubeConnection) -> str:
@@ -191,7 +191,7 @@ class KubeConfigMapSource:
         body = response.json()
         items = body.get("items") or []
         if items:
-            self._handle(items[0])
+            await self._handle(items[0])
         else:
             log.warning("%s does not exist yet; waiting for it", self.origin)
         version: str = body["metadata"]["resourceVersion"]
@@ -218,7 +218,7 @@ class KubeConfigMapSource:
                     raise RuntimeError(f"watch error: {obj.get('message')}")
                 version = (obj.get("metadata") or {}).get("resourceVersion", version)
                 if kind in ("ADDED", "MODIFIED"):
-                    self._handle(obj)
+                    await self._handle(obj)
                 elif kind == "DELETED":
                     log.error("%s was deleted, keeping config version %s", self.origin,
                               self.store.current.version if self.store.current else "none")

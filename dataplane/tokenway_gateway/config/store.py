@@ -1,11 +1,12 @@
 """The one place a config snapshot is validated and swapped in.
 
-Sources (a file, a Kubernetes object) hand raw text to :meth:`ConfigStore.apply_text`;
+Sources (a file, a Kubernetes object) hand raw text to :meth:`ConfigStore.offer`;
 a snapshot that fails validation is logged and dropped, the last good one keeps serving.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -69,11 +70,25 @@ class ConfigStore:
         try:
             config = parse_config(text)
         except ConfigError as exc:
-            self.rejected += 1
-            kept = self.current.version if self.current else "none"
-            log.error("config from %s rejected, keeping version %s: %s", origin, kept, exc)
-            for listener in self._reject_listeners:
-                listener(str(exc))
+            self._rejected(origin, exc)
             return False
         self.apply(config, origin)
         return True
+
+    async def offer(self, text: str | bytes, origin: str) -> bool:
+        """As :meth:`apply_text`, parsing in a thread: a large snapshot takes tens of milliseconds to
+        parse and validate, and the event loop keeps relaying streams meanwhile."""
+        try:
+            config = await asyncio.to_thread(parse_config, text)
+        except ConfigError as exc:
+            self._rejected(origin, exc)
+            return False
+        self.apply(config, origin)
+        return True
+
+    def _rejected(self, origin: str, exc: ConfigError) -> None:
+        self.rejected += 1
+        kept = self.current.version if self.current else "none"
+        log.error("config from %s rejected, keeping version %s: %s", origin, kept, exc)
+        for listener in self._reject_listeners:
+            listener(str(exc))
