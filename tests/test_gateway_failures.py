@@ -142,6 +142,15 @@ def test_upstream_error_passes_through_when_no_retry_left(procs: ProcessFactory)
     assert "error" in response.json()
 
 
+def test_upstream_429_passes_through_with_its_retry_after(procs: ProcessFactory) -> None:
+    limited = procs.simulator("m", "--error-rate", "1.0", "--error-status", "429")
+    gw = procs.gateway({"version": "1", "pools": [pool("p", "m", limited.url)]})
+    response = httpx.post(gw.url + CHAT, json={"model": "m", "messages": MESSAGES})
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["error"]["type"] == "rate_limit_error"
+
+
 def test_mid_stream_disconnect_ends_the_stream_with_an_error(procs: ProcessFactory) -> None:
     sim = procs.simulator("m", "--itl-ms", "5", "--disconnect-rate", "1.0", "--disconnect-after-tokens", "3")
     gw = procs.gateway({"version": "1", "pools": [pool("p", "m", sim.url)]})

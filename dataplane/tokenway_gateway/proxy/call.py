@@ -42,8 +42,8 @@ class ProxyCall:
     __slots__ = (
         "attempts_left", "body", "buffer", "chunks", "client", "connect_task", "content_type", "deadline",
         "endpoint", "finished", "first_chunk_at", "gateway", "headers_sent", "last_chunk_at", "last_error",
-        "metrics", "mode", "path", "pool", "pool_index", "request", "retryable", "reused", "sent_at", "span",
-        "stale_retried", "status", "stream", "strip_usage", "target", "tried", "upstream", "upstream_done_at",
+        "metrics", "mode", "passthrough", "path", "pool", "pool_index", "request", "retryable", "reused", "sent_at",
+        "span", "stale_retried", "status", "stream", "strip_usage", "target", "tried", "upstream", "upstream_done_at",
         "upstream_span", "usage",
     )
 
@@ -72,6 +72,7 @@ class ProxyCall:
         self.mode = _BUFFER
         self.status = 0
         self.content_type = b"application/json"
+        self.passthrough = b""
         self.buffer: list[bytes] = []
         self.headers_sent = False
         self.finished = False
@@ -202,6 +203,10 @@ class ProxyCall:
                 content_type = value
                 break
         self.content_type = content_type
+        if status != 200:
+            # Back-off hints of an upstream that refuses (429/503) reach the client unchanged.
+            self.passthrough = b"".join(name + b": " + value + b"\r\n" for name, value in headers
+                                        if name == b"retry-after" or name.startswith(b"x-ratelimit-"))
         if status >= 500 and self.retryable and self.target.retry_on_5xx:
             self.mode = _DISCARD
         elif self.stream and status == 200 and content_type.startswith(SSE_TYPE):
@@ -217,6 +222,8 @@ class ProxyCall:
             now = time.perf_counter()
             if self.first_chunk_at == 0.0:
                 self.first_chunk_at = now
+                if self.span is not None:
+                    self.span.add_event("first_token")
             else:
                 self.metrics.itl.observe(now - self.last_chunk_at)
             self.last_chunk_at = now
@@ -352,8 +359,8 @@ class ProxyCall:
     def _extra_headers(self) -> bytes:
         overhead_ms = (self.sent_at - self.request.started) * 1000.0
         endpoint = self.endpoint.label if self.endpoint is not None else ""
-        return b"x-tokenway-pool: %s\r\nx-tokenway-endpoint: %s\r\nx-tokenway-overhead-ms: %.3f\r\n" % (
-            self.pool.name.encode(), endpoint.encode(), overhead_ms)
+        return b"x-tokenway-pool: %s\r\nx-tokenway-endpoint: %s\r\nx-tokenway-overhead-ms: %.3f\r\n%s" % (
+            self.pool.name.encode(), endpoint.encode(), overhead_ms, self.passthrough)
 
     def _send_buffered(self) -> None:
         body = b"".join(self.buffer)

@@ -53,7 +53,10 @@ def _openai_errors(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except ApiError as exc:
-            return _json(exc.body(), exc.status)
+            response = _json(exc.body(), exc.status)
+            if exc.status in (429, 503):
+                response.headers["Retry-After"] = "1"  # as OpenAI and overloaded servers answer
+            return response
     return wrapped
 
 
