@@ -9,7 +9,6 @@ connection. This path costs a task per request; the HTTP/1.1 path stays the fast
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import httpx
 
@@ -80,8 +79,3 @@ class H2Exchange:
 
     def resume_reading(self) -> None:
         """See pause_reading."""
-
-    async def wait(self) -> None:
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

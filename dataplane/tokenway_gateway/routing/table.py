@@ -100,9 +100,6 @@ class RoutingTable:
             fallbacks=tuple(self.pools[name] for name in rule.fallbacks),
         )
 
-    def knows_model(self, model: str) -> bool:
-        return model in self.by_model or any(model in r.models for r in self.rules)
-
     def resolve(self, model: str, headers: Mapping[str, str] | None) -> Target | None:
         for compiled in self.rules:
             if compiled.models and model not in compiled.models:
