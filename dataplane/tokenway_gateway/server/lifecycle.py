@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 
+from ..api.snapshot import GatewayConfig
 from ..proxy.gateway import Gateway
 from .http import HttpConnection, ServerState
 
@@ -26,11 +27,8 @@ class GatewayServer:
         self._server: asyncio.Server | None = None
         gateway.store.subscribe(self._on_config)
 
-    def _on_config(self, config: object) -> None:
-        from ..api.snapshot import GatewayConfig
-
-        if isinstance(config, GatewayConfig):
-            self.state.max_body_bytes = config.server.max_body_bytes
+    def _on_config(self, config: GatewayConfig) -> None:
+        self.state.max_body_bytes = config.server.max_body_bytes
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
