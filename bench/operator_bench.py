@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
@@ -29,11 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 for path in (ROOT, ROOT / "dataplane", ROOT / "operator"):
     sys.path.insert(0, str(path))
 
-from tokenway_gateway.config.kube_source import KubeConfigMapSource, KubeConnection  # noqa: E402
-from tokenway_gateway.config.store import ConfigStore, parse_config  # noqa: E402
+from tokenway_gateway.config.kube_source import KubeConnection  # noqa: E402
+from tokenway_gateway.config.store import parse_config  # noqa: E402
 
 from e2e.conftest import OperatorProcess, apply, bind_operator_rbac, install_crds  # noqa: E402
 from e2e.kube_cluster import ControlPlane  # noqa: E402
+from e2e.propagation import GatewayConfigWatch, endpoint_slice  # noqa: E402
 
 NS = "bench"
 API = "/apis/tokenway.io/v1alpha1"
@@ -94,53 +94,21 @@ def bench_reconcile(cp: ControlPlane, n: int) -> float:
         return elapsed
 
 
-def slice_body(pool: str, uid: str, ips: list[str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": f"{pool}-bench", "namespace": NS,
-                     "labels": {"kubernetes.io/service-name": pool, "tokenway.io/pool": pool},
-                     "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": pool, "uid": uid}]},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": [ip], "conditions": {"ready": True}} for ip in ips],
-        "ports": [{"name": "http", "port": 8000, "protocol": "TCP"}],
-    }
-
-
 async def bench_propagation(cp: ControlPlane, changes: int, pools: int) -> list[float]:
-    store = ConfigStore()
-    applied: dict[str, float] = {}
-    store.subscribe(lambda c: applied.setdefault(
-        ",".join(e.url for p in c.pools for e in p.endpoints), time.monotonic()))
-    gateway_identity = KubeConnection.from_kubeconfig(cp.service_account_kubeconfig(NS, "gw"))
-    source = KubeConfigMapSource(NS, "gw-config", store, connection=gateway_identity)
-    task = asyncio.create_task(source.run())
     latencies: list[float] = []
-    try:
-        async with KubeConnection.from_kubeconfig(cp.kubeconfig_path).client() as admin:
-            headers = {"Authorization": f"Bearer {cp.admin_token}"}
-            while store.current is None:
-                await asyncio.sleep(0.01)
-            for i in range(changes):
-                target = f"pool-{i % pools:03d}"
-                if i >= pools:
-                    break
-                service = (await admin.get(f"/api/v1/namespaces/{NS}/services/{target}", headers=headers)).json()
-                ips = [f"10.2.{i % 250}.{j}" for j in (1, 2)]
-                started = time.monotonic()
-                response = await admin.patch(
-                    f"/apis/discovery.k8s.io/v1/namespaces/{NS}/endpointslices/{target}-bench",
-                    params={"fieldManager": "bench", "force": "true"},
-                    content=json.dumps(slice_body(target, service["metadata"]["uid"], ips)),
-                    headers={**headers, "Content-Type": "application/apply-patch+yaml"})
-                response.raise_for_status()
-                while not any(f"http://{ips[0]}:8000" in key for key in applied) and \
-                        time.monotonic() - started < 30:
-                    await asyncio.sleep(0.002)
-                latencies.append(time.monotonic() - started)
-                await asyncio.sleep(0.05)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    async with GatewayConfigWatch(cp, NS, "gw-config", "gw") as watch, \
+            KubeConnection.from_kubeconfig(cp.kubeconfig_path).client() as admin:
+        while watch.store.current is None:
+            await asyncio.sleep(0.01)
+        for i in range(min(changes, pools)):
+            target = f"pool-{i:03d}"
+            service = (await admin.get(f"/api/v1/namespaces/{NS}/services/{target}",
+                                       headers={"Authorization": f"Bearer {cp.admin_token}"})).json()
+            ips = [f"10.2.{i % 250}.{j}" for j in (1, 2)]
+            slice_ = endpoint_slice(NS, target, f"{target}-bench", service["metadata"]["uid"], ips)
+            latency = await watch.time_change(admin, cp.admin_token, slice_)
+            latencies.append(latency if latency is not None else float("inf"))
+            await asyncio.sleep(0.05)
     ms = [x * 1000 for x in latencies]
     print(f"endpoint change -> gateway config applied ({len(ms)} changes, {pools} pools): "
           f"p50 {statistics.median(ms):.0f} ms, p99 {percentile(ms, 0.99):.0f} ms, max {max(ms):.0f} ms "

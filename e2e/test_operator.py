@@ -6,7 +6,6 @@ peering on, as in production. Every test works in its own namespace.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import signal
@@ -18,12 +17,13 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from tokenway_gateway.config.kube_source import KubeConfigMapSource, KubeConnection
-from tokenway_gateway.config.store import ConfigStore, parse_config
+from tokenway_gateway.config.kube_source import KubeConnection
+from tokenway_gateway.config.store import parse_config
 
 from e2e.conftest import OperatorProcess, apply
 from e2e.kube_cluster import ControlPlane
 from e2e.node_harness import NodeHarness
+from e2e.propagation import GatewayConfigWatch, endpoint_slice
 
 pytestmark = pytest.mark.e2e
 
@@ -495,19 +495,6 @@ def test_namespace_scoped_operator_ignores_other_namespaces(kube: Kube, harness:
 # ---- config propagation to the gateway ----------------------------------------------------------
 
 
-def _slice(ns: str, pool: str, service_uid: str, ips: list[str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": f"{pool}-manual", "namespace": ns,
-                     "labels": {"kubernetes.io/service-name": pool, "tokenway.io/pool": pool,
-                                "app.kubernetes.io/managed-by": "tokenway"},
-                     "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": pool, "uid": service_uid}]},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": [ip], "conditions": {"ready": True}} for ip in ips],
-        "ports": [{"name": "http", "port": 8000, "protocol": "TCP"}],
-    }
-
-
 async def test_endpoint_change_reaches_the_gateway_within_two_seconds(kube: Kube, operator: OperatorProcess,
                                                                       cluster: ControlPlane) -> None:
     ns = f"propagation-{uuid.uuid4().hex[:5]}"
@@ -520,33 +507,15 @@ async def test_endpoint_change_reaches_the_gateway_within_two_seconds(kube: Kube
                what="gateway RBAC and config")
 
     # The gateway's own code path, with the gateway's own identity (its Role only).
-    store = ConfigStore()
-    applied: dict[str, float] = {}
-    store.subscribe(lambda c: applied.setdefault(
-        ",".join(e.url for p in c.pools for e in p.endpoints), time.monotonic()))
-    connection = KubeConnection.from_kubeconfig(cluster.service_account_kubeconfig(ns, "gw"))
-    source = KubeConfigMapSource(ns, "gw-config", store, connection=connection)
-    task = asyncio.create_task(source.run())
-    try:
-        async with KubeConnection.from_kubeconfig(cluster.kubeconfig_path).client() as admin:
-            path = f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices/llama-manual"
-            headers = {"Content-Type": "application/apply-patch+yaml", "Authorization": f"Bearer {cluster.admin_token}"}
-            latencies = []
-            for i in range(10):
-                ips = [f"10.1.{i}.{j}" for j in range(1, 3)]
-                want = ",".join(f"http://{ip}:8000" for ip in ips)
-                started = time.monotonic()
-                response = await admin.patch(path, params={"fieldManager": "e2e", "force": "true"},
-                                             content=json.dumps(_slice(ns, "llama", service["metadata"]["uid"], ips)),
-                                             headers=headers)
-                response.raise_for_status()
-                while want not in applied and time.monotonic() - started < 10:
-                    await asyncio.sleep(0.005)
-                assert want in applied, f"change {i} never reached the gateway"
-                latencies.append(applied[want] - started)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    latencies: list[float] = []
+    async with GatewayConfigWatch(cluster, ns, "gw-config", "gw") as watch, \
+            KubeConnection.from_kubeconfig(cluster.kubeconfig_path).client() as admin:
+        for i in range(10):
+            ips = [f"10.1.{i}.{j}" for j in range(1, 3)]
+            slice_ = endpoint_slice(ns, "llama", "llama-manual", service["metadata"]["uid"], ips)
+            latency = await watch.time_change(admin, cluster.admin_token, slice_, timeout=10)
+            assert latency is not None, f"change {i} never reached the gateway"
+            latencies.append(latency)
     print(f"endpoint change -> gateway config: p50 {statistics.median(latencies) * 1000:.0f} ms, "
           f"max {max(latencies) * 1000:.0f} ms over {len(latencies)} changes")
     assert max(latencies) < PROPAGATION_BUDGET_SECONDS, latencies
