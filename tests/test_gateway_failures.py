@@ -244,3 +244,34 @@ def test_sigterm_drains_in_flight_streams(procs: ProcessFactory) -> None:
     thread.join(20)
     assert result["text"].rstrip().endswith("data: [DONE]")
     assert gw.proc.wait(10) == 0
+
+
+def test_port_in_use_is_a_clear_error_not_a_traceback(gw: Any, tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from procs import _env
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"version": "1", "pools": []}))
+    result = subprocess.run([sys.executable, "-m", "tokenway_gateway.cli", "gateway", "--config", str(config),
+                             "--host", "127.0.0.1", "--port", str(gw.port)], capture_output=True, text=True,
+                            env=_env(), timeout=30)
+    assert result.returncode == 2
+    assert "cannot listen on 127.0.0.1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_initial_config_exits_with_the_reason(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from procs import _env
+
+    config = tmp_path / "c.yaml"
+    config.write_text("version: '1'\npools: [{name: p, models: [], endpoints: [{url: 'ftp://x'}]}]\n")
+    result = subprocess.run([sys.executable, "-m", "tokenway_gateway.cli", "gateway", "--config", str(config),
+                             "--port", str(free_port())], capture_output=True, text=True, env=_env(), timeout=30)
+    assert result.returncode == 2
+    assert "pools.0.models" in result.stderr and "pools.0.endpoints.0.url" in result.stderr
+    assert "Traceback" not in result.stderr

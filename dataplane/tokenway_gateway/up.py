@@ -29,7 +29,7 @@ from .observability.logs import configure_logging
 from .observability.metrics import GatewayMetrics
 from .observability.quantiles import bucket_counts, counter_total, histogram_quantile, subtract
 from .proxy.gateway import Gateway
-from .server.lifecycle import GatewayServer
+from .server.lifecycle import GatewayServer, ListenError
 
 DESCRIPTION = """Run the embedded default: a Tokenway gateway in front of a simulated pool.
 
@@ -227,7 +227,11 @@ async def _serve(args: argparse.Namespace, config_path: Path) -> int:
     source.load_now()
     metrics = GatewayMetrics()
     server = GatewayServer(Gateway(store, metrics), args.host, args.port)
-    await server.start()
+    try:
+        await server.start()
+    except ListenError as exc:
+        print(f"tokenway up: {exc} (pick another with --port)", file=sys.stderr)
+        return 2
     url = f"http://{args.host}:{server.port}"
     print(_banner(url, config_path), flush=True)
     tasks = [asyncio.create_task(source.run())]

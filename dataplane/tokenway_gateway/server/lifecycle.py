@@ -14,6 +14,10 @@ from .http import HttpConnection, ServerState
 log = logging.getLogger("tokenway.server")
 
 
+class ListenError(RuntimeError):
+    pass
+
+
 class GatewayServer:
     def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 8080, *,
                  reuse_port: bool = False) -> None:
@@ -31,11 +35,15 @@ class GatewayServer:
         self.state.max_body_bytes = config.server.max_body_bytes
 
     async def start(self) -> None:
+        """Listen; raises ListenError with a one-line reason when the address is taken or invalid."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: HttpConnection(self.state), self.host, self.port, backlog=4096,
-            reuse_port=self.reuse_port or None,
-        )
+        try:
+            self._server = await loop.create_server(
+                lambda: HttpConnection(self.state), self.host, self.port, backlog=4096,
+                reuse_port=self.reuse_port or None,
+            )
+        except OSError as exc:
+            raise ListenError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -13,7 +13,7 @@ from ..config.store import ConfigStore
 from ..observability.logs import configure_logging
 from ..observability.metrics import GatewayMetrics
 from ..proxy.gateway import Gateway
-from .lifecycle import GatewayServer
+from .lifecycle import GatewayServer, ListenError
 
 DESCRIPTION = """Run the Tokenway gateway: an OpenAI-compatible proxy in front of inference pools.
 
@@ -70,7 +70,11 @@ async def serve(args: argparse.Namespace) -> int:
     store.on_reject(lambda _: metrics.config_reloads.labels("rejected").inc())
     gateway = Gateway(store, metrics)
     server = GatewayServer(gateway, args.host, args.port)
-    await server.start()
+    try:
+        await server.start()
+    except ListenError as exc:
+        log.error("%s", exc)
+        return 2
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
