@@ -61,7 +61,7 @@ def default_priority() -> int:
 def run(args: argparse.Namespace) -> int:
     import kopf
     from prometheus_client import start_http_server
-    from tokenway_gateway.config.kube_source import KubeConnection
+    from tokenway_gateway.config.kube_source import KubeConnection, KubeCredentialsError
 
     from . import handlers  # noqa: F401  (registers the handlers)
     from .settings import Images, OperatorSettings
@@ -71,7 +71,11 @@ def run(args: argparse.Namespace) -> int:
         for noisy in ("httpx", "aiohttp.access", "kopf.objects", "kopf.activities"):
             # One line per handler success is noise at scale; failures are still logged.
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    connection = KubeConnection.from_kubeconfig(args.kubeconfig) if args.kubeconfig else KubeConnection.from_env()
+    try:
+        connection = KubeConnection.from_kubeconfig(args.kubeconfig) if args.kubeconfig else KubeConnection.from_env()
+    except (KubeCredentialsError, OSError, ValueError, KeyError) as exc:
+        logging.getLogger("tokenway.operator").error("cannot reach Kubernetes: %s", exc)
+        return 2
     settings = OperatorSettings(
         images=Images(vllm=args.vllm_image, sglang=args.sglang_image, gateway=args.gateway_image),
         resync_seconds=args.resync_seconds,

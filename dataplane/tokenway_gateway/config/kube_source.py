@@ -111,12 +111,18 @@ class KubeConnection:
 
     @classmethod
     def from_env(cls) -> KubeConnection:
-        """In-cluster when running in a pod, else $KUBECONFIG (first entry) or ~/.kube/config."""
+        """In-cluster when running in a pod, else $KUBECONFIG (first entry) or ~/.kube/config.
+
+        Raises KubeCredentialsError with a one-line reason when neither works."""
         if os.environ.get("KUBERNETES_SERVICE_HOST") and (SA_DIR / "token").exists():
             return cls.in_cluster()
         paths = os.environ.get("KUBECONFIG", "")
         path = next((p for p in paths.split(os.pathsep) if p), str(Path.home() / ".kube" / "config"))
-        return cls.from_kubeconfig(path)
+        try:
+            return cls.from_kubeconfig(path)
+        except (OSError, ValueError, KeyError, yaml.YAMLError) as exc:
+            raise KubeCredentialsError(
+                f"no Kubernetes credentials: not in a pod, and kubeconfig {path} is unusable ({exc})") from exc
 
 
 def _named(items: list[dict[str, Any]] | None, name: str | None, what: str) -> dict[str, Any]:
@@ -143,6 +149,10 @@ def _load_cert_chain(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
         key_path.write_bytes(key)
         os.chmod(key_path, 0o600)
         ctx.load_cert_chain(str(cert_path), str(key_path))
+
+
+class KubeCredentialsError(RuntimeError):
+    """Neither in-cluster credentials nor a usable kubeconfig."""
 
 
 class WatchExpired(Exception):
@@ -249,7 +259,8 @@ class KubeConfigMapSource:
                     version = None
 
 
-def kube_source_from_arg(arg: str, store: ConfigStore, key: str = "config.yaml") -> KubeConfigMapSource:
+def kube_source_from_arg(arg: str, store: ConfigStore, key: str = "config.yaml",
+                         connection: KubeConnection | None = None) -> KubeConfigMapSource:
     """``"namespace/name"`` (as given to ``--kube-configmap``) -> a source; a bare name uses the pod's namespace."""
     namespace, sep, name = arg.partition("/")
     if not sep:
@@ -257,7 +268,7 @@ def kube_source_from_arg(arg: str, store: ConfigStore, key: str = "config.yaml")
         namespace = os.environ.get("POD_NAMESPACE") or _pod_namespace()
     if not namespace or not name:
         raise ValueError(f"--kube-configmap wants NAMESPACE/NAME, got {arg!r}")
-    return KubeConfigMapSource(namespace, name, store, key=key)
+    return KubeConfigMapSource(namespace, name, store, key=key, connection=connection)
 
 
 def _pod_namespace() -> str:

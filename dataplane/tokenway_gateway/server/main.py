@@ -46,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(serve(args))
 
 
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("config source stopped: %r; the last good config keeps serving", task.exception())
+
+
 async def serve(args: argparse.Namespace) -> int:
     store = ConfigStore()
     tasks: list[asyncio.Task[None]] = []
@@ -60,11 +65,17 @@ async def serve(args: argparse.Namespace) -> int:
             return 2
         tasks.append(asyncio.create_task(file_source.run()))
     else:
-        from ..config.kube_source import kube_source_from_arg
+        from ..config.kube_source import KubeConnection, KubeCredentialsError, kube_source_from_arg
 
-        kube_source = kube_source_from_arg(args.kube_configmap, store)
+        try:  # resolve credentials now: a gateway that can never get its config must not look alive
+            kube_source = kube_source_from_arg(args.kube_configmap, store, connection=KubeConnection.from_env())
+        except (KubeCredentialsError, ValueError) as exc:
+            log.error("%s", exc)
+            return 2
         tasks.append(asyncio.create_task(kube_source.run()))
 
+    for task in tasks:
+        task.add_done_callback(_log_crash)
     metrics = GatewayMetrics()
     store.subscribe(lambda _: metrics.config_reloads.labels("applied").inc())
     store.on_reject(lambda _: metrics.config_reloads.labels("rejected").inc())
