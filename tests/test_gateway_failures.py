@@ -275,3 +275,16 @@ def test_invalid_initial_config_exits_with_the_reason(tmp_path: Any) -> None:
     assert result.returncode == 2
     assert "pools.0.models" in result.stderr and "pools.0.endpoints.0.url" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_kube_source_without_credentials_exits_with_the_reason(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from procs import _env
+
+    env = {**_env(), "KUBECONFIG": str(tmp_path / "missing"), "KUBERNETES_SERVICE_HOST": ""}
+    result = subprocess.run([sys.executable, "-m", "tokenway_gateway.cli", "gateway", "--kube-configmap", "ns/cm",
+                             "--port", str(free_port())], capture_output=True, text=True, env=env, timeout=30)
+    assert result.returncode == 2
+    assert "no Kubernetes credentials" in result.stderr and "Traceback" not in result.stderr
