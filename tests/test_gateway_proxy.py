@@ -185,3 +185,23 @@ def test_openai_sdk_sync_async_and_streaming(stack: dict[str, Any]) -> None:
         return plain.usage.completion_tokens, usage
 
     assert asyncio.run(async_calls()) == (3, 5)
+
+
+def test_access_log_is_one_json_line_per_request_without_the_prompt(procs: ProcessFactory) -> None:
+    import json
+
+    sim = procs.simulator("m", "--itl-ms", "1")
+    gw = procs.gateway({"version": "1", "pools": [pool("p", "m", sim.url)]}, "--access-log")
+    secret_prompt = "my-secret-prompt-text"
+    httpx.post(gw.url + CHAT, json={"model": "m", "max_tokens": 3, "stream": True,
+                                    "messages": [{"role": "user", "content": secret_prompt}]},
+               headers={"x-request-id": "abc", "authorization": "Bearer sk-secret"})
+    deadline = time.monotonic() + 5
+    while '"request_id":"abc"' not in gw.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [json.loads(line) for line in gw.log_text().splitlines() if '"logger":"tokenway.access"' in line]
+    assert len(lines) == 1
+    entry = lines[0]
+    assert entry["request_id"] == "abc" and entry["status"] == 200 and entry["pool"] == "p"
+    assert entry["completion_tokens"] == 3 and entry["ttft_ms"] > 0 and entry["stream"] is True
+    assert secret_prompt not in gw.log_text() and "sk-secret" not in gw.log_text()

@@ -27,6 +27,7 @@ from .h2 import H2Clients
 from .upstream import ConnectionPool
 
 log = logging.getLogger("tokenway.gateway")
+access_log = logging.getLogger("tokenway.access")
 
 PROXIED_PATHS = {b"/v1/chat/completions", b"/v1/completions", b"/v1/embeddings"}
 STREAMABLE_PATHS = {b"/v1/chat/completions", b"/v1/completions"}
@@ -39,9 +40,10 @@ def _new_request_id() -> bytes:
 
 
 class Gateway:
-    def __init__(self, store: ConfigStore, metrics: GatewayMetrics | None = None) -> None:
+    def __init__(self, store: ConfigStore, metrics: GatewayMetrics | None = None, access_log: bool = False) -> None:
         self.store = store
         self.metrics = metrics or GatewayMetrics()
+        self.access_log = access_log
         self.tracer: Tracer = NO_TRACER
         self._telemetry: tuple[str | None, str] = (None, "")
         self.endpoints: dict[str, Endpoint] = {}
@@ -202,6 +204,21 @@ class Gateway:
                 call.span.set_attribute("gen_ai.usage.input_tokens", usage.get("prompt_tokens") or 0)
                 call.span.set_attribute("gen_ai.usage.output_tokens", usage.get("completion_tokens") or 0)
             self.tracer.end(call.span, status)
+        if self.access_log:
+            _log_access(call, status, now)
+
+
+def _log_access(call: ProxyCall, status: int, now: float) -> None:
+    """One line per proxied request: who served it, how fast, how many tokens; never the prompt or a key."""
+    request, usage = call.request, call.usage or {}
+    access_log.info("request", extra={"fields": {
+        "request_id": request.request_id.decode(), "path": call.path.decode(), "model": call.target.model,
+        "route": call.target.route, "pool": call.pool.name,
+        "endpoint": call.endpoint.label if call.endpoint is not None else None, "status": status,
+        "stream": call.stream, "duration_ms": round((now - request.started) * 1000, 3),
+        "ttft_ms": round((call.first_chunk_at - request.started) * 1000, 3) if call.first_chunk_at else None,
+        "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),
+    }})
 
 
 _GET_PATHS = {b"/v1/models", b"/healthz", b"/readyz", b"/metrics"}

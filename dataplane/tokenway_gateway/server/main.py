@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drain-seconds", type=float, default=None,
                         help="drain timeout on SIGTERM (default: server.drainSeconds of the config)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--access-log", action="store_true",
+                        help="log one JSON line per proxied request (status, pool, latency, tokens; never prompts)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,7 +81,7 @@ async def serve(args: argparse.Namespace) -> int:
     metrics = GatewayMetrics()
     store.subscribe(lambda _: metrics.config_reloads.labels("applied").inc())
     store.on_reject(lambda _: metrics.config_reloads.labels("rejected").inc())
-    gateway = Gateway(store, metrics)
+    gateway = Gateway(store, metrics, access_log=args.access_log)
     server = GatewayServer(gateway, args.host, args.port)
     try:
         await server.start()
