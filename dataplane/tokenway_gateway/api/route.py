@@ -112,10 +112,72 @@ class RateLimit(ApiModel):
     requests_per_minute: int | None = Field(default=None, ge=1)
 
 
+GuardAction = Literal["block", "flag", "off"]
+GuardMode = Literal["heuristic", "embedding"]
+
+
 class PromptGuard(ApiModel):
-    enabled: bool = False
-    action: Literal["block", "flag"] = "block"
-    extra_patterns: list[str] = Field(default_factory=list, max_length=256)
+    """Inline prompt-injection and jailbreak screening, run before the cache and routing."""
+
+    enabled: bool = Field(default=False, description="Screen the prompts of this route.")
+    action: GuardAction = Field(
+        default="block",
+        description="block: answer 400 with error code prompt_blocked; flag: pass the request on with header "
+        "x-tokenway-guard: flagged, a metric and a log line; off: do not screen.",
+    )
+    mode: GuardMode = Field(
+        default="heuristic",
+        description="heuristic: normalised text against injection patterns (well under 1 ms); embedding: also "
+        "compare the prompt's embedding with known attack exemplars (uses the shared embedder).",
+    )
+    threshold: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Heuristic score (0-1) at or above which a prompt is flagged."
+    )
+    embedding_threshold: float = Field(
+        default=0.82,
+        ge=0.0,
+        le=1.0,
+        description="embedding mode: cosine similarity to the nearest attack exemplar at or above which a prompt "
+        "is flagged.",
+    )
+    max_prompt_tokens: int | None = Field(
+        default=None, ge=1, description="Refuse prompts estimated above this many tokens (all messages together)."
+    )
+    max_messages: int | None = Field(default=None, ge=1, description="Refuse requests with more messages than this.")
+    extra_patterns: list[str] = Field(
+        default_factory=list,
+        max_length=256,
+        description="Extra regular expressions (case-insensitive, matched on the normalised prompt); a match flags.",
+    )
+
+    @field_validator("extra_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: list[str]) -> list[str]:
+        import re
+
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"extraPatterns entry {pattern!r} does not compile: {exc}") from exc
+        return value
+
+
+class Intent(ApiModel):
+    """A semantic intent: a prompt matches when its embedding is close enough to one of the example utterances."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN, description="Name used by match.intent.")
+    examples: list[str] = Field(
+        min_length=1,
+        max_length=512,
+        description="Example prompts of this intent; embedded once when the config is loaded.",
+    )
+    threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Cosine similarity a prompt needs to match this intent; unset uses the gateway's default.",
+    )
 
 
 class RoutePolicySpec(ApiModel):
@@ -140,6 +202,11 @@ class RoutePolicySpec(ApiModel):
     region_preference: RegionPreference | None = None
     rate_limits: list[RateLimit] = Field(default_factory=list, max_length=64)
     prompt_guard: PromptGuard | None = None
+    intents: list[Intent] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Semantic intents that rules select with match.intent; names must be unique.",
+    )
     max_output_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
 
     @model_validator(mode="after")
@@ -147,6 +214,13 @@ class RoutePolicySpec(ApiModel):
         names = [rule.name for rule in self.rules]
         if len(names) != len(set(names)):
             raise ValueError("rule names must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _unique_intent_names(self) -> RoutePolicySpec:
+        names = [intent.name for intent in self.intents]
+        if len(names) != len(set(names)):
+            raise ValueError("intent names must be unique")
         return self
 
 
