@@ -107,9 +107,12 @@ class RegionPreference(ApiModel):
 
 
 class RateLimit(ApiModel):
+    """Sliding-window limits for each tenant of an API-key tier; all of a tenant's keys share them."""
+
     tier: str = Field(min_length=1, max_length=63)
-    tokens_per_minute: int | None = Field(default=None, ge=1)
-    requests_per_minute: int | None = Field(default=None, ge=1)
+    requests_per_minute: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    tokens_per_minute: int | None = Field(default=None, ge=1, le=1_000_000_000_000)
+    tokens_per_day: int | None = Field(default=None, ge=1, le=1_000_000_000_000)
 
 
 GuardAction = Literal["block", "flag", "off"]
@@ -214,6 +217,9 @@ class RoutePolicySpec(ApiModel):
         names = [rule.name for rule in self.rules]
         if len(names) != len(set(names)):
             raise ValueError("rule names must be unique")
+        tiers = [limit.tier for limit in self.rate_limits]
+        if len(tiers) != len(set(tiers)):
+            raise ValueError("rateLimits tiers must be unique")
         return self
 
     @model_validator(mode="after")

@@ -6,7 +6,9 @@ cross-reference (route -> pool, model names) is checked here.
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from .cache import CachePolicySpec
 from .common import ApiModel
@@ -50,6 +52,49 @@ class TelemetrySettings(ApiModel):
     service_name: str = "tokenway-gateway"
 
 
+class ApiKeyEntry(ApiModel):
+    """One API key, by digest: the plaintext never appears in config, logs, metrics or traces."""
+
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="Hex SHA-256 of the key.")
+    tenant: str = Field(min_length=1, max_length=253, description="Who the key belongs to; limits are per tenant.")
+    tier: str = Field(default="default", min_length=1, max_length=63, description="Selects rateLimits and rules.")
+    disabled: bool = Field(default=False, description="A disabled key is refused with 403.")
+
+    @field_validator("sha256")
+    @classmethod
+    def _lower_hex(cls, value: str) -> str:
+        return value.lower()
+
+
+class AuthSettings(ApiModel):
+    """When present, every request needs `Authorization: Bearer <key>` of a listed key."""
+
+    keys: list[ApiKeyEntry] = Field(default_factory=list, max_length=1_000_000)
+
+    @model_validator(mode="after")
+    def _unique_digests(self) -> AuthSettings:
+        if len({entry.sha256 for entry in self.keys}) != len(self.keys):
+            raise ValueError("auth.keys: each sha256 may appear once")
+        return self
+
+
+class LimitsSettings(ApiModel):
+    """Where rate-limit counters live: this process, or one Redis shared by all replicas."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str | None = Field(default=None, pattern=r"^rediss?://", max_length=2048)
+    timeout_ms: float = Field(default=50.0, gt=0, le=10_000, description="Most time Redis may add to a request.")
+    on_redis_down: Literal["allow", "deny", "local"] = Field(
+        default="local", description="allow: fail open; deny: fail closed (429); local: limit / replicas here.")
+    replicas: int = Field(default=1, ge=1, le=10_000, description="Gateway replicas sharing the limits.")
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> LimitsSettings:
+        if self.backend == "redis" and not self.redis_url:
+            raise ValueError("limits.backend redis needs limits.redisUrl")
+        return self
+
+
 class GatewayConfig(ApiModel):
     kind: str = SNAPSHOT_KIND
     version: str = Field(default="0", min_length=1, max_length=128)
@@ -58,6 +103,8 @@ class GatewayConfig(ApiModel):
     pools: list[PoolConfig] = Field(default_factory=list)
     routes: list[NamedRoutePolicy] = Field(default_factory=list)
     caches: list[NamedCachePolicy] = Field(default_factory=list)
+    auth: AuthSettings | None = Field(default=None, description="API keys; without it the gateway is open.")
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> GatewayConfig:
