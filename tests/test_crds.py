@@ -55,6 +55,17 @@ def test_schema_is_structural(kind: Any) -> None:
             assert node["exclusiveMinimum"] is True and "minimum" in node, path
 
 
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.kind)
+def test_every_property_has_a_description(kind: Any) -> None:
+    """`kubectl explain` shows each field's description: every API field needs a one-line one."""
+    schema = crdgen.crd_manifest(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    undescribed = [f"{path}.{name}" for path, node in _walk(schema)
+                   for name, sub in (node.get("properties") or {}).items() if not sub.get("description")]
+    assert not undescribed, f"fields without description (add description= in tokenway_gateway.api): {undescribed}"
+    long = [path for path, node in _walk(schema) if "\n" in str(node.get("description", "")).strip()]
+    assert not long, f"descriptions should be one line: {long}"
+
+
 def _crd(kind_name: str) -> dict[str, Any]:
     kind = next(k for k in KINDS if k.kind == kind_name)
     return crdgen.crd_manifest(kind)
@@ -79,7 +90,8 @@ def test_pool_crd_names_columns_and_rules() -> None:
         "self.engine != 'external' || (has(self.endpoints) && size(self.endpoints) > 0)"}
     assert spec["properties"]["tolerations"]["items"]["x-kubernetes-preserve-unknown-fields"] is True
     ttft = spec["properties"]["autoscaling"]["properties"]["ttftP95TargetSeconds"]
-    assert ttft == {"type": "number", "default": 1.0, "minimum": 0, "exclusiveMinimum": True, "maximum": 600}
+    assert ttft == {"type": "number", "default": 1.0, "minimum": 0, "exclusiveMinimum": True, "maximum": 600,
+                    "description": "Scale up when time-to-first-token p95 exceeds this."}
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]
     conditions = status["properties"]["conditions"]
     assert conditions["x-kubernetes-list-type"] == "map" and conditions["x-kubernetes-list-map-keys"] == ["type"]

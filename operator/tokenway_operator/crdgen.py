@@ -37,13 +37,14 @@ def crd_manifest(kind: Kind) -> dict[str, Any]:
     spec = model_schema(kind.spec_model)
     spec["description"] = kind.description
     status = model_schema(kind.status_model, keep_defaults=False)
+    status["description"] = f"Observed state of the {kind.kind}, written by the operator."
     root: Schema = {
         "type": "object",
         "description": kind.description,
         "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
+            "apiVersion": {"type": "string", "description": "Versioned schema of this object: tokenway.io/v1alpha1."},
+            "kind": {"type": "string", "description": f"The REST kind of this object: {kind.kind}."},
+            "metadata": {"type": "object", "description": "Standard object metadata (name, namespace, labels)."},
             "spec": spec,
             "status": status,
         },

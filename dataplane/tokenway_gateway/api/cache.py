@@ -13,9 +13,9 @@ from .pool import cel
 class EmbeddingSource(ApiModel):
     """Where semantic-cache embeddings come from."""
 
-    kind: Literal["local", "pool"] = "local"
+    kind: Literal["local", "pool"] = Field(default="local", description="local: in the gateway; pool: a pool's model.")
     pool: str | None = Field(default=None, max_length=253, description="Pool serving the embedding model (kind: pool).")
-    model: str | None = Field(default=None, max_length=256)
+    model: str | None = Field(default=None, max_length=256, description="Embedding model name.")
 
 
 class CachePolicySpec(ApiModel):
@@ -29,17 +29,29 @@ class CachePolicySpec(ApiModel):
     )
 
     routes: list[str] = Field(default_factory=list, max_length=256, description="Route rule names; empty means all.")
-    mode: Literal["exact", "semantic", "both"] = "exact"
-    similarity_threshold: float = Field(default=0.95, ge=0.5, le=1.0)
-    embedding: EmbeddingSource = Field(default_factory=EmbeddingSource)
-    ttl_seconds: int = Field(default=3600, ge=1, le=30 * 86400)
-    max_entries: int = Field(default=10_000, ge=1, le=100_000_000)
-    backend: Literal["memory", "redis"] = "memory"
-    redis_url: str | None = Field(default=None, pattern=r"^rediss?://", max_length=2048)
-    redis_secret_ref: SecretKeyRef | None = None
-    scope: Literal["tenant", "global"] = "tenant"
-    cache_streaming: bool = True
+    mode: Literal["exact", "semantic", "both"] = Field(
+        default="exact", description="exact: same request; semantic: a close enough prompt; both."
+    )
+    similarity_threshold: float = Field(
+        default=0.95, ge=0.5, le=1.0, description="Cosine similarity a semantic hit needs."
+    )
+    embedding: EmbeddingSource = Field(default_factory=EmbeddingSource, description="Where embeddings come from.")
+    ttl_seconds: int = Field(default=3600, ge=1, le=30 * 86400, description="How long an entry lives.")
+    max_entries: int = Field(default=10_000, ge=1, le=100_000_000, description="Entries kept (least recent go).")
+    backend: Literal["memory", "redis"] = Field(
+        default="memory", description="memory: per gateway replica; redis: shared."
+    )
+    redis_url: str | None = Field(
+        default=None, pattern=r"^rediss?://", max_length=2048, description="Redis URL (backend: redis)."
+    )
+    redis_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret key holding the Redis URL, instead of redisUrl."
+    )
+    scope: Literal["tenant", "global"] = Field(
+        default="tenant", description="tenant: entries are never shared between API keys; global: shared."
+    )
+    cache_streaming: bool = Field(default=True, description="Cache streamed responses and replay them as streams.")
 
 
 class CachePolicyStatus(ObjectStatus):
-    routes: int = 0
+    routes: int = Field(default=0, description="Route rules the policy applies to.")

@@ -35,8 +35,8 @@ class ApiModel(BaseModel):
 class SecretKeyRef(ApiModel):
     """A key inside a Kubernetes Secret (never the secret itself)."""
 
-    name: str = Field(min_length=1, max_length=253)
-    key: str = Field(default="api-key", min_length=1, max_length=253)
+    name: str = Field(min_length=1, max_length=253, description="Name of the Secret, in the same namespace.")
+    key: str = Field(default="api-key", min_length=1, max_length=253, description="Key inside the Secret.")
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -45,20 +45,25 @@ ConditionStatus = Literal["True", "False", "Unknown"]
 class Condition(ApiModel):
     """A standard Kubernetes status condition (metav1.Condition)."""
 
-    type: str = Field(min_length=1, max_length=316)
-    status: ConditionStatus
-    reason: str = Field(min_length=1, max_length=1024)
-    message: str = Field(default="", max_length=32768)
-    observed_generation: int | None = Field(default=None, ge=0)
-    last_transition_time: datetime | None = None
+    type: str = Field(min_length=1, max_length=316, description="Ready, Progressing, Degraded or Supported.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(min_length=1, max_length=1024, description="CamelCase reason for the last transition.")
+    message: str = Field(default="", max_length=32768, description="Human-readable details.")
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="metadata.generation the condition was computed for."
+    )
+    last_transition_time: datetime | None = Field(default=None, description="When the status last changed.")
 
 
 class ObjectStatus(ApiModel):
     """Status fields every Tokenway kind has."""
 
-    observed_generation: int | None = Field(default=None, ge=0)
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="metadata.generation the operator last acted on."
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
+        description="Standard conditions: Ready, Progressing, Degraded and Supported.",
         max_length=32,
         # One condition per type, merged by type (as metav1.Condition lists are).
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},

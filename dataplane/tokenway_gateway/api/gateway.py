@@ -11,29 +11,41 @@ from .pool import DEFAULT_REGION
 
 
 class ResourceRequirements(ApiModel):
-    cpu: str = Field(default="1", pattern=r"^[0-9]+(\.[0-9]+)?m?$")
-    memory: str = Field(default="512Mi", pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)?$")
-    cpu_limit: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?m?$")
-    memory_limit: str | None = Field(default="1Gi", pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)?$")
+    """CPU and memory of each gateway pod."""
+
+    cpu: str = Field(default="1", pattern=r"^[0-9]+(\.[0-9]+)?m?$", description="CPU request.")
+    memory: str = Field(default="512Mi", pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)?$", description="Memory request.")
+    cpu_limit: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?m?$", description="CPU limit.")
+    memory_limit: str | None = Field(default="1Gi", pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)?$", description="Memory limit.")
 
 
 class InferenceGatewaySpec(ApiModel):
-    replicas: int = Field(default=2, ge=0, le=1000)
-    region: str = Field(default=DEFAULT_REGION, min_length=1, max_length=63)
+    replicas: int = Field(default=2, ge=0, le=1000, description="Gateway pods.")
+    region: str = Field(
+        default=DEFAULT_REGION, min_length=1, max_length=63, description="Region the gateway runs in."
+    )
     image: str | None = Field(default=None, max_length=1024, description="Defaults to the operator's gateway image.")
-    port: int = Field(default=8080, ge=1, le=65535)
-    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
-    api_key_secret_ref: SecretKeyRef | None = None
-    redis_url: str | None = Field(default=None, pattern=r"^rediss?://", max_length=2048)
-    otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://", max_length=2048)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    drain_seconds: int = Field(default=30, ge=0, le=3600)
-    resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
+    port: int = Field(default=8080, ge=1, le=65535, description="Port of the gateway pods and Service.")
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
+        default="ClusterIP", description="Type of the gateway Service."
+    )
+    api_key_secret_ref: SecretKeyRef | None = Field(default=None, description="Secret key holding client API keys.")
+    redis_url: str | None = Field(
+        default=None, pattern=r"^rediss?://", max_length=2048, description="Redis for shared limits and cache."
+    )
+    otlp_endpoint: str | None = Field(
+        default=None, pattern=r"^https?://", max_length=2048, description="OpenTelemetry collector (OTLP/HTTP)."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Gateway log level.")
+    drain_seconds: int = Field(default=30, ge=0, le=3600, description="How long streams may finish on shutdown.")
+    resources: ResourceRequirements = Field(
+        default_factory=ResourceRequirements, description="CPU and memory of each pod."
+    )
 
 
 class InferenceGatewayStatus(ObjectStatus):
-    replicas: int = 0
-    ready_replicas: int = 0
-    config_version: str | None = None
-    pools: int = 0
-    routes: int = 0
+    replicas: int = Field(default=0, description="Gateway pods that exist.")
+    ready_replicas: int = Field(default=0, description="Gateway pods that are ready.")
+    config_version: str | None = Field(default=None, description="Version of the config last written.")
+    pools: int = Field(default=0, description="Pools in the config.")
+    routes: int = Field(default=0, description="Route policies in the config.")

@@ -26,7 +26,7 @@ class ServedModel(ApiModel):
     """A model name clients send, with the aliases that map to it."""
 
     name: str = Field(min_length=1, max_length=256, description="Model name as clients send it.")
-    aliases: list[str] = Field(default_factory=list, max_length=32)
+    aliases: list[str] = Field(default_factory=list, max_length=32, description="Other names clients may use.")
     upstream_name: str | None = Field(
         default=None,
         max_length=256,
@@ -37,19 +37,23 @@ class ServedModel(ApiModel):
 class Capacity(ApiModel):
     """What one replica can take: the balancer uses this to spot saturation."""
 
-    max_concurrent_sequences: int = Field(default=256, ge=1, le=100_000)
-    weight: int = Field(default=1, ge=1, le=1000)
+    max_concurrent_sequences: int = Field(
+        default=256, ge=1, le=100_000, description="Sequences one replica runs at once before requests queue."
+    )
+    weight: int = Field(default=1, ge=1, le=1000, description="Relative share of traffic per replica.")
 
 
 class ReplicaRange(ApiModel):
+    """How many replicas the pool runs (min is the fixed count without autoscaling)."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [cel("self.min <= self.max", "replicas.min must be <= replicas.max")]
         }
     )
 
-    min: int = Field(default=1, ge=0, le=1000)
-    max: int = Field(default=1, ge=0, le=1000)
+    min: int = Field(default=1, ge=0, le=1000, description="Fewest replicas (the count when autoscaling is off).")
+    max: int = Field(default=1, ge=0, le=1000, description="Most replicas the autoscaler may run.")
 
     @model_validator(mode="after")
     def _min_le_max(self) -> ReplicaRange:
@@ -59,47 +63,67 @@ class ReplicaRange(ApiModel):
 
 
 class SpeculativeDecoding(ApiModel):
-    draft_model: str = Field(min_length=1, max_length=256)
-    num_speculative_tokens: int = Field(default=5, ge=1, le=64)
+    """Speculative decoding with a small draft model (lower inter-token latency)."""
+
+    draft_model: str = Field(min_length=1, max_length=256, description="Draft model to load (Hugging Face id or path).")
+    num_speculative_tokens: int = Field(default=5, ge=1, le=64, description="Tokens the draft proposes per step.")
 
 
 class Autoscaling(ApiModel):
     """Scale on what users feel (TTFT) and on what predicts it (queue depth)."""
 
-    enabled: bool = False
-    ttft_p95_target_seconds: float | None = Field(default=1.0, gt=0, le=600)
-    queue_depth_per_replica: float | None = Field(default=4.0, gt=0, le=10_000)
+    enabled: bool = Field(default=False, description="Let the operator scale replicas between min and max.")
+    ttft_p95_target_seconds: float | None = Field(
+        default=1.0, gt=0, le=600, description="Scale up when time-to-first-token p95 exceeds this."
+    )
+    queue_depth_per_replica: float | None = Field(
+        default=4.0, gt=0, le=10_000, description="Target waiting requests per replica."
+    )
     tolerance: float = Field(default=0.1, ge=0, le=1, description="Ignore ratios within 1±tolerance (as HPA).")
-    metrics_window_seconds: int = Field(default=60, ge=10, le=3600)
-    scale_up_stabilization_seconds: int = Field(default=0, ge=0, le=3600)
-    scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=86400)
-    scale_to_zero: bool = False
-    scale_to_zero_idle_seconds: int = Field(default=600, ge=30, le=86400)
+    metrics_window_seconds: int = Field(default=60, ge=10, le=3600, description="Window the metrics are averaged over.")
+    scale_up_stabilization_seconds: int = Field(
+        default=0, ge=0, le=3600, description="Wait this long before acting on a scale-up recommendation."
+    )
+    scale_down_stabilization_seconds: int = Field(
+        default=300, ge=0, le=86400, description="Use the highest recommendation of this window when scaling down."
+    )
+    scale_to_zero: bool = Field(default=False, description="Allow zero replicas after an idle period.")
+    scale_to_zero_idle_seconds: int = Field(
+        default=600, ge=30, le=86400, description="Idle time before scaling to zero."
+    )
 
 
 class ExternalEndpoint(ApiModel):
     """An endpoint outside the cluster (engine: external)."""
 
-    url: str = Field(pattern=r"^https?://", max_length=2048)
-    weight: int = Field(default=1, ge=1, le=1000)
-    api_key_secret_ref: SecretKeyRef | None = None
+    url: str = Field(pattern=r"^https?://", max_length=2048, description="Base URL of the OpenAI-compatible API.")
+    weight: int = Field(default=1, ge=1, le=1000, description="Relative share of traffic.")
+    api_key_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret key holding the upstream API key (sent as a Bearer token)."
+    )
 
 
 class Toleration(ApiModel):
+    """A Kubernetes pod toleration, copied to the engine pods."""
+
     model_config = ConfigDict(extra="allow")
 
-    key: str | None = None
-    operator: Literal["Exists", "Equal"] | None = None
-    value: str | None = None
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-    toleration_seconds: int | None = None
+    key: str | None = Field(default=None, description="Taint key to tolerate; empty with Exists tolerates all.")
+    operator: Literal["Exists", "Equal"] | None = Field(default=None, description="Exists or Equal (default).")
+    value: str | None = Field(default=None, description="Taint value to match with Equal.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="Taint effect to tolerate; empty tolerates all effects."
+    )
+    toleration_seconds: int | None = Field(default=None, description="How long a NoExecute taint is tolerated.")
 
 
 class PoolRouting(ApiModel):
     """The part of a pool the gateway needs, shared by the CRD and the gateway config."""
 
-    models: list[ServedModel] = Field(min_length=1, max_length=64)
-    region: str = Field(default=DEFAULT_REGION, min_length=1, max_length=63)
+    models: list[ServedModel] = Field(min_length=1, max_length=64, description="Models the pool serves.")
+    region: str = Field(
+        default=DEFAULT_REGION, min_length=1, max_length=63, description="Region label used for region preference."
+    )
     protocol: UpstreamProtocol = Field(default="http1", description="h2c: HTTP/2 with prior knowledge to upstreams.")
     capacity: Capacity = Field(default_factory=Capacity)
 
@@ -120,23 +144,31 @@ class InferencePoolSpec(PoolRouting):
         }
     )
 
-    engine: Engine = "vllm"
+    engine: Engine = Field(default="vllm", description="vllm, sglang, or external for endpoints outside the cluster.")
     image: str | None = Field(default=None, max_length=1024, description="Defaults to the engine's image.")
     args: list[str] = Field(default_factory=list, max_length=128, description="Extra engine arguments.")
-    env: dict[str, str] = Field(default_factory=dict)
-    port: int = Field(default=8000, ge=1, le=65535)
-    quantization: Quantization | None = None
-    speculative_decoding: SpeculativeDecoding | None = None
-    prefix_caching: bool = True
-    max_model_len: int | None = Field(default=None, ge=128, le=10_000_000)
+    env: dict[str, str] = Field(default_factory=dict, description="Plain environment variables for the engine.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the engine serves HTTP on.")
+    quantization: Quantization | None = Field(default=None, description="Weight quantization the engine loads.")
+    speculative_decoding: SpeculativeDecoding | None = Field(
+        default=None, description="Speculative decoding with a draft model."
+    )
+    prefix_caching: bool = Field(default=True, description="Engine-side automatic prefix caching.")
+    max_model_len: int | None = Field(
+        default=None, ge=128, le=10_000_000, description="Longest context (prompt + output) in tokens."
+    )
     gpus: int = Field(default=1, ge=0, le=64, description="nvidia.com/gpu per replica.")
     gpu_type: str | None = Field(default=None, max_length=128, description="Value of the nvidia.com/gpu.product label.")
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    tolerations: list[Toleration] = Field(default_factory=list)
-    shm_size: str = Field(default="8Gi", pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)?$")
-    replicas: ReplicaRange = Field(default_factory=ReplicaRange)
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Node labels the engine pods require.")
+    tolerations: list[Toleration] = Field(default_factory=list, description="Tolerations of the engine pods.")
+    shm_size: str = Field(
+        default="8Gi", pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)?$", description="Size of the in-memory /dev/shm volume."
+    )
+    replicas: ReplicaRange = Field(default_factory=ReplicaRange, description="Replica count range.")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
-    endpoints: list[ExternalEndpoint] = Field(default_factory=list, max_length=256)
+    endpoints: list[ExternalEndpoint] = Field(
+        default_factory=list, max_length=256, description="Endpoints outside the cluster (engine: external only)."
+    )
 
     @model_validator(mode="after")
     def _external_needs_endpoints(self) -> InferencePoolSpec:
@@ -148,14 +180,14 @@ class InferencePoolSpec(PoolRouting):
 
 
 class InferencePoolStatus(ObjectStatus):
-    replicas: int = 0
-    ready_replicas: int = 0
-    desired_replicas: int = 0
-    ready_endpoints: int = 0
-    observed_ttft_p95_seconds: float | None = None
-    observed_queue_depth: float | None = None
-    last_scale_time: str | None = None
-    last_scale_reason: str | None = None
+    replicas: int = Field(default=0, description="Engine pods that exist.")
+    ready_replicas: int = Field(default=0, description="Engine pods that are ready.")
+    desired_replicas: int = Field(default=0, description="Replicas the pool should run now.")
+    ready_endpoints: int = Field(default=0, description="Ready endpoints in the gateway config.")
+    observed_ttft_p95_seconds: float | None = Field(default=None, description="Measured time-to-first-token p95.")
+    observed_queue_depth: float | None = Field(default=None, description="Measured waiting requests per replica.")
+    last_scale_time: str | None = Field(default=None, description="When the autoscaler last changed replicas.")
+    last_scale_reason: str | None = Field(default=None, description="Why the autoscaler last changed replicas.")
 
 
 def pool_printer_columns() -> list[dict[str, Any]]:

@@ -28,11 +28,11 @@ class RouteMatch(ApiModel):
 
     models: list[str] = Field(default_factory=list, max_length=64, description="Requested model names or aliases.")
     headers: dict[str, str] = Field(default_factory=dict, description="Exact header values (names lower-case).")
-    api_key_tiers: list[str] = Field(default_factory=list, max_length=32)
-    prompt_regex: str | None = Field(default=None, max_length=4096)
-    keywords: list[str] = Field(default_factory=list, max_length=256)
-    min_prompt_tokens: int | None = Field(default=None, ge=0)
-    max_prompt_tokens: int | None = Field(default=None, ge=0)
+    api_key_tiers: list[str] = Field(default_factory=list, max_length=32, description="Tiers of the caller's API key.")
+    prompt_regex: str | None = Field(default=None, max_length=4096, description="Regular expression on the prompt.")
+    keywords: list[str] = Field(default_factory=list, max_length=256, description="Any of these words in the prompt.")
+    min_prompt_tokens: int | None = Field(default=None, ge=0, description="Estimated prompt tokens at least this.")
+    max_prompt_tokens: int | None = Field(default=None, ge=0, description="Estimated prompt tokens at most this.")
     intent: str | None = Field(default=None, max_length=256, description="Semantic intent label (embedding match).")
 
     @field_validator("prompt_regex")
@@ -49,70 +49,102 @@ class RouteMatch(ApiModel):
 
 
 class WeightedBackend(ApiModel):
-    pool: str = Field(min_length=1, max_length=253, pattern=NAME_PATTERN)
-    weight: int = Field(default=1, ge=0, le=10_000)
+    """A pool that serves a rule, with its share of the rule's traffic."""
+
+    pool: str = Field(min_length=1, max_length=253, pattern=NAME_PATTERN, description="InferencePool name.")
+    weight: int = Field(default=1, ge=0, le=10_000, description="Relative share of the rule's traffic.")
     model: str | None = Field(default=None, max_length=256, description="Rewrite the model name sent upstream.")
 
 
 class RouteRule(ApiModel):
-    name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
-    match: RouteMatch = Field(default_factory=RouteMatch)
-    backends: list[WeightedBackend] = Field(min_length=1, max_length=32)
+    """Requests that match go to the backends, then to the fallbacks."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN, description="Rule name, unique in the policy.")
+    match: RouteMatch = Field(default_factory=RouteMatch, description="What a request must match (all set fields).")
+    backends: list[WeightedBackend] = Field(min_length=1, max_length=32, description="Pools that serve the rule.")
     fallbacks: list[str] = Field(default_factory=list, max_length=16, description="Pools tried in order on failure.")
 
 
 class ScorerWeights(ApiModel):
     """llm-aware picking: weighted scorers as in the Gateway API Inference Extension."""
 
-    queue: float = Field(default=2.0, ge=0, le=100)
-    kv_cache: float = Field(default=2.0, ge=0, le=100)
-    prefix_cache: float = Field(default=3.0, ge=0, le=100)
-    in_flight: float = Field(default=1.0, ge=0, le=100)
-    ttft: float = Field(default=1.0, ge=0, le=100)
+    queue: float = Field(default=2.0, ge=0, le=100, description="Weight of the queue-depth scorer.")
+    kv_cache: float = Field(default=2.0, ge=0, le=100, description="Weight of the KV-cache-use scorer.")
+    prefix_cache: float = Field(default=3.0, ge=0, le=100, description="Weight of the prefix-cache-affinity scorer.")
+    in_flight: float = Field(default=1.0, ge=0, le=100, description="Weight of the in-flight-requests scorer.")
+    ttft: float = Field(default=1.0, ge=0, le=100, description="Weight of the time-to-first-token scorer.")
 
 
 class LoadBalancing(ApiModel):
-    algorithm: BalancingAlgorithm = "least-request"
+    """How an endpoint is picked inside a pool."""
+
+    algorithm: BalancingAlgorithm = Field(default="least-request", description="Endpoint picking algorithm.")
     hash_header: str | None = Field(default=None, max_length=256, description="consistent-hash key header.")
-    bounded_load_factor: float = Field(default=1.25, ge=1.0, le=10.0)
+    bounded_load_factor: float = Field(
+        default=1.25, ge=1.0, le=10.0, description="consistent-hash: most load of an endpoint vs the average."
+    )
     scorers: ScorerWeights = Field(default_factory=ScorerWeights)
 
 
 class Retries(ApiModel):
+    """Retries before the first byte reaches the client."""
+
     attempts: int = Field(default=2, ge=0, le=10, description="Extra tries before the first byte reaches the client.")
-    retry_on: list[RetryOn] = Field(default_factory=lambda: list(DEFAULT_RETRY_ON))
+    retry_on: list[RetryOn] = Field(
+        default_factory=lambda: list(DEFAULT_RETRY_ON), description="Failures that are retried."
+    )
     budget_percent: float = Field(default=20.0, ge=0, le=100, description="Retries as % of active requests.")
 
 
 class Timeouts(ApiModel):
-    request_seconds: float = Field(default=600.0, gt=0, le=86400)
-    first_token_seconds: float | None = Field(default=None, gt=0, le=3600)
-    connect_seconds: float = Field(default=5.0, gt=0, le=300)
+    """Time limits of upstream requests."""
+
+    request_seconds: float = Field(default=600.0, gt=0, le=86400, description="Whole request, stream included.")
+    first_token_seconds: float | None = Field(
+        default=None, gt=0, le=3600, description="Until the first response byte from upstream."
+    )
+    connect_seconds: float = Field(default=5.0, gt=0, le=300, description="TCP (and TLS) connect.")
 
 
 class OutlierDetection(ApiModel):
-    consecutive_errors: int = Field(default=5, ge=1, le=1000)
-    base_ejection_seconds: float = Field(default=30.0, gt=0, le=3600)
-    max_ejection_percent: int = Field(default=50, ge=0, le=100)
+    """Passive health checking: failing endpoints leave rotation for a while."""
+
+    consecutive_errors: int = Field(default=5, ge=1, le=1000, description="Failures in a row that eject an endpoint.")
+    base_ejection_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="First ejection length (grows with repeated ejections)."
+    )
+    max_ejection_percent: int = Field(
+        default=50, ge=0, le=100, description="Most endpoints of a pool ejected at once, in percent."
+    )
 
 
 class QueueLimits(ApiModel):
-    max_queued: int = Field(default=1000, ge=0, le=1_000_000)
-    max_wait_seconds: float = Field(default=30.0, ge=0, le=3600)
+    """Requests wait in the gateway when every endpoint is saturated."""
+
+    max_queued: int = Field(default=1000, ge=0, le=1_000_000, description="Most waiting requests; more get 429.")
+    max_wait_seconds: float = Field(default=30.0, ge=0, le=3600, description="Longest wait before 503.")
 
 
 class RegionPreference(ApiModel):
+    """Prefer nearby regions, spilling over as they saturate."""
+
     preferred: list[str] = Field(default_factory=list, max_length=32, description="Regions in priority order.")
-    overprovisioning_factor: float = Field(default=1.4, ge=1.0, le=10.0)
+    overprovisioning_factor: float = Field(
+        default=1.4, ge=1.0, le=10.0, description="Spillover starts below 1/factor healthy capacity (as Envoy)."
+    )
 
 
 class RateLimit(ApiModel):
     """Sliding-window limits for each tenant of an API-key tier; all of a tenant's keys share them."""
 
-    tier: str = Field(min_length=1, max_length=63)
-    requests_per_minute: int | None = Field(default=None, ge=1, le=1_000_000_000)
-    tokens_per_minute: int | None = Field(default=None, ge=1, le=1_000_000_000_000)
-    tokens_per_day: int | None = Field(default=None, ge=1, le=1_000_000_000_000)
+    tier: str = Field(min_length=1, max_length=63, description="API-key tier the limits apply to.")
+    requests_per_minute: int | None = Field(default=None, ge=1, le=1_000_000_000, description="Requests per minute.")
+    tokens_per_minute: int | None = Field(
+        default=None, ge=1, le=1_000_000_000_000, description="Tokens (prompt + output) per minute."
+    )
+    tokens_per_day: int | None = Field(
+        default=None, ge=1, le=1_000_000_000_000, description="Tokens (prompt + output) per day."
+    )
 
 
 GuardAction = Literal["block", "flag", "off"]
@@ -196,21 +228,23 @@ class RoutePolicySpec(ApiModel):
     )
 
     priority: int = Field(default=0, ge=-1000, le=1000, description="Higher priority policies match first.")
-    rules: list[RouteRule] = Field(min_length=1, max_length=256)
-    load_balancing: LoadBalancing = Field(default_factory=LoadBalancing)
-    retries: Retries = Field(default_factory=Retries)
-    timeouts: Timeouts = Field(default_factory=Timeouts)
-    outlier_detection: OutlierDetection | None = None
-    queue: QueueLimits | None = None
-    region_preference: RegionPreference | None = None
-    rate_limits: list[RateLimit] = Field(default_factory=list, max_length=64)
-    prompt_guard: PromptGuard | None = None
+    rules: list[RouteRule] = Field(min_length=1, max_length=256, description="Rules, first match wins.")
+    load_balancing: LoadBalancing = Field(default_factory=LoadBalancing, description="Endpoint picking.")
+    retries: Retries = Field(default_factory=Retries, description="Retries before the first byte.")
+    timeouts: Timeouts = Field(default_factory=Timeouts, description="Upstream time limits.")
+    outlier_detection: OutlierDetection | None = Field(default=None, description="Eject failing endpoints.")
+    queue: QueueLimits | None = Field(default=None, description="Queue requests while the pools are saturated.")
+    region_preference: RegionPreference | None = Field(default=None, description="Preferred regions, in order.")
+    rate_limits: list[RateLimit] = Field(default_factory=list, max_length=64, description="Limits per API-key tier.")
+    prompt_guard: PromptGuard | None = Field(default=None, description="Prompt-injection screening.")
     intents: list[Intent] = Field(
         default_factory=list,
         max_length=64,
         description="Semantic intents that rules select with match.intent; names must be unique.",
     )
-    max_output_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
+    max_output_tokens: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="Cap on max_tokens sent upstream."
+    )
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> RoutePolicySpec:
@@ -231,4 +265,4 @@ class RoutePolicySpec(ApiModel):
 
 
 class RoutePolicyStatus(ObjectStatus):
-    rules: int = 0
+    rules: int = Field(default=0, description="Rules in the policy.")
