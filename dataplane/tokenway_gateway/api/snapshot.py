@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from .cache import CachePolicySpec
 from .common import ApiModel
 from .pool import NAME_PATTERN, PoolRouting
-from .route import RoutePolicySpec
+from .route import Retries, RoutePolicySpec, Timeouts
 
 SNAPSHOT_KIND = "GatewayConfig"
 
@@ -39,12 +39,26 @@ class NamedCachePolicy(CachePolicySpec):
 
 
 class ServerSettings(ApiModel):
-    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
-    drain_seconds: float = Field(default=30.0, ge=0, le=3600)
-    request_timeout_seconds: float = Field(default=600.0, gt=0, le=86400)
-    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
-    max_idle_connections_per_endpoint: int = Field(default=256, ge=0, le=100_000)
-    failover_attempts: int = Field(default=2, ge=0, le=10, description="Other endpoints tried on connect failure.")
+    """The listener's edge limits and the defaults of requests that match no RoutePolicy rule."""
+
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024,
+                                description="Largest request body accepted; bigger ones get 413.")
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024,
+                                  description="Largest total size of a request's headers; bigger ones get 431.")
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600,
+                                          description="A client must send a request's headers within this time.")
+    idle_timeout_seconds: float = Field(default=75.0, gt=0, le=86400,
+                                        description="Idle keep-alive client connections close after this time.")
+    max_connections: int = Field(default=10_000, ge=1, le=1_000_000,
+                                 description="Client connections served at once; more are refused with 503.")
+    drain_seconds: float = Field(default=30.0, ge=0, le=3600,
+                                 description="On SIGTERM, how long in-flight requests may take to finish.")
+    max_idle_connections_per_endpoint: int = Field(
+        default=256, ge=0, le=100_000, description="Idle keep-alive upstream connections kept per endpoint.")
+    timeouts: Timeouts = Field(default_factory=Timeouts,
+                               description="Timeouts of requests that match no RoutePolicy rule.")
+    retries: Retries = Field(default_factory=Retries,
+                             description="Retries of requests that match no RoutePolicy rule.")
 
 
 class TelemetrySettings(ApiModel):

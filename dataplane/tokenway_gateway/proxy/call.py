@@ -24,7 +24,7 @@ from .upstream import UpstreamConnection, UpstreamError
 
 if TYPE_CHECKING:
     from ..observability.metrics import RouteMetrics
-    from ..server.http import HttpConnection, Request
+    from ..server.channel import ClientChannel, Request
     from .gateway import Gateway
 
 log = logging.getLogger("tokenway.proxy")
@@ -47,7 +47,7 @@ class ProxyCall:
         "upstream_span", "usage",
     )
 
-    def __init__(self, gateway: Gateway, request: Request, client: HttpConnection, target: Target, path: bytes,
+    def __init__(self, gateway: Gateway, request: Request, client: ClientChannel, target: Target, path: bytes,
                  body: bytes, stream: bool, strip_usage: bool, span: Any = None) -> None:
         self.gateway = gateway
         self.request = request
@@ -212,7 +212,7 @@ class ProxyCall:
         elif self.stream and status == 200 and content_type.startswith(SSE_TYPE):
             self.mode = _RELAY
             self.headers_sent = True
-            self.client.write(self.client.head(200, content_type, self._extra_headers(), self.request, None))
+            self.client.start_stream(200, content_type, self._extra_headers(), self.request)
         else:
             self.mode = _BUFFER
 
@@ -232,7 +232,7 @@ class ProxyCall:
                 data = self._take_usage(data)
                 if not data:
                     return
-            self.client.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.client.write_chunk(data)
         elif mode == _BUFFER:
             self.buffer.append(data)
 
@@ -253,7 +253,7 @@ class ProxyCall:
             return
         endpoint.record_success()
         if self.mode == _RELAY:
-            self.client.write(b"0\r\n\r\n")
+            self.client.end_stream()
         else:
             self._send_buffered()
         self._finish(self.status)
@@ -378,5 +378,6 @@ class ProxyCall:
     def _end_stream_with_error(self, message: str) -> None:
         """Mid-stream failure: end the SSE stream with an error event so the client never hangs."""
         event = b"\n\ndata: " + error_body(message, "api_error", None, "upstream_error") + b"\n\n"
-        self.client.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(event), event))
+        self.client.write_chunk(event)
+        self.client.end_stream()
         self.status = 502

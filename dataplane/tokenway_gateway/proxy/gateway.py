@@ -20,8 +20,8 @@ from ..observability.metrics import GatewayMetrics
 from ..observability.tracing import NO_TRACER, Tracer, make_tracer
 from ..routing.endpoints import Endpoint
 from ..routing.table import RoutingTable
+from ..server.channel import ClientChannel, Request
 from ..server.errors import GatewayError, bad_request
-from ..server.http import HttpConnection, Request
 from .call import ProxyCall
 from .h2 import H2Clients
 from .upstream import ConnectionPool
@@ -86,7 +86,7 @@ class Gateway:
             threading.Thread(target=old.shutdown, name="tracer-shutdown", daemon=True).start()
 
     # ---- dispatch ----------------------------------------------------------------
-    def handle(self, request: Request, client: HttpConnection) -> None:
+    def handle(self, request: Request, client: ClientChannel) -> None:
         """Serve one request; proxied ones finish later, from upstream callbacks."""
         rid = request.request_id
         if not rid or len(rid) > MAX_REQUEST_ID:
@@ -118,15 +118,15 @@ class Gateway:
             client.send_error(error, request)
         client.request_done(request)
 
-    def _send_models(self, request: Request, client: HttpConnection) -> None:
+    def _send_models(self, request: Request, client: ClientChannel) -> None:
         table = self.table
         body = table.models_body if table is not None else b'{"object":"list","data":[]}'
         client.send(200, body, request)
 
     # ---- the proxy pipeline --------------------------------------------------------
-    def proxy(self, request: Request, client: HttpConnection, path: bytes) -> None:
+    def proxy(self, request: Request, client: ClientChannel, path: bytes) -> None:
         if request.too_large:
-            raise GatewayError(413, f"request body exceeds the limit of {client.state.max_body_bytes} bytes",
+            raise GatewayError(413, f"request body exceeds the limit of {client.max_body_bytes} bytes",
                                code="request_too_large")
         content_type = request.content_type.split(b";", 1)[0].strip().lower()
         if content_type and content_type not in JSON_TYPES:

@@ -59,9 +59,9 @@ class RoutingTable:
     def __init__(self, config: GatewayConfig, endpoint_for: Callable[[str], Endpoint]) -> None:
         self.config = config
         server = config.server
-        self.default_timeout = server.request_timeout_seconds
-        self.connect_timeout = server.connect_timeout_seconds
-        self.failover_attempts = server.failover_attempts
+        self.default_timeout = server.timeouts.request_seconds
+        self.connect_timeout = server.timeouts.connect_seconds
+        self.failover_attempts = server.retries.attempts
         self.pools: dict[str, PoolRuntime] = {p.name: self._build_pool(p, endpoint_for) for p in config.pools}
         self.by_model: dict[str, list[PoolRuntime]] = {}
         for pool in self.pools.values():

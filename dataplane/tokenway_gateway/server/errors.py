@@ -5,10 +5,11 @@ from __future__ import annotations
 import orjson
 
 REASONS: dict[int, bytes] = {
-    200: b"OK", 400: b"Bad Request", 401: b"Unauthorized", 404: b"Not Found", 405: b"Method Not Allowed",
-    408: b"Request Timeout", 413: b"Payload Too Large", 415: b"Unsupported Media Type", 417: b"Expectation Failed",
-    429: b"Too Many Requests", 499: b"Client Closed Request", 500: b"Internal Server Error", 502: b"Bad Gateway",
-    503: b"Service Unavailable", 504: b"Gateway Timeout",
+    200: b"OK", 400: b"Bad Request", 401: b"Unauthorized", 403: b"Forbidden", 404: b"Not Found",
+    405: b"Method Not Allowed", 408: b"Request Timeout", 413: b"Payload Too Large", 415: b"Unsupported Media Type",
+    417: b"Expectation Failed", 422: b"Unprocessable Entity", 429: b"Too Many Requests",
+    431: b"Request Header Fields Too Large", 499: b"Client Closed Request", 500: b"Internal Server Error",
+    502: b"Bad Gateway", 503: b"Service Unavailable", 504: b"Gateway Timeout",
 }
 
 
@@ -17,9 +18,10 @@ class GatewayError(Exception):
 
     def __init__(
         self, status: int, message: str, *, type_: str = "invalid_request_error",
-        param: str | None = None, code: str | None = None,
+        param: str | None = None, code: str | None = None, retry_after: int = 1,
     ) -> None:
         super().__init__(message)
+        self.retry_after = retry_after  # seconds, sent as Retry-After on 429 and 503
         self.status = status
         self.message = message
         self.type = type_

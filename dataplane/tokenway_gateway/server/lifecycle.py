@@ -9,7 +9,7 @@ import time
 
 from ..api.snapshot import GatewayConfig
 from ..proxy.gateway import Gateway
-from .http import HttpConnection, ServerState
+from .http import HttpConnection, ServerLimits, ServerState
 
 log = logging.getLogger("tokenway.server")
 
@@ -25,14 +25,19 @@ class GatewayServer:
         self.host = host
         self.port = port
         self.reuse_port = reuse_port
-        config = gateway.store.current
-        max_body = config.server.max_body_bytes if config else 8 * 1024 * 1024
-        self.state = ServerState(gateway.handle, max_body)
+        self.state = ServerState(gateway.handle, ServerLimits())
         self._server: asyncio.Server | None = None
+        if gateway.store.current is not None:
+            self._on_config(gateway.store.current)
         gateway.store.subscribe(self._on_config)
 
     def _on_config(self, config: GatewayConfig) -> None:
-        self.state.max_body_bytes = config.server.max_body_bytes
+        server, limits = config.server, self.state.limits
+        limits.max_body_bytes = server.max_body_bytes
+        limits.max_header_bytes = server.max_header_bytes
+        limits.header_timeout = server.header_timeout_seconds
+        limits.idle_timeout = server.idle_timeout_seconds
+        limits.max_connections = server.max_connections
 
     async def start(self) -> None:
         """Listen; raises ListenError with a one-line reason when the address is taken or invalid."""
@@ -47,6 +52,7 @@ class GatewayServer:
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.state.start_sweeping()
         log.info("gateway listening on http://%s:%d", self.host, self.port)
 
     async def drain(self, timeout: float) -> bool:
@@ -67,6 +73,7 @@ class GatewayServer:
         return finished
 
     async def stop(self) -> None:
+        self.state.stop_sweeping()
         for conn in list(self.state.connections):
             conn.close()
         self.gateway.connections.close()
