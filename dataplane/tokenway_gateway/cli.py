@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("tokenway_gateway.simulator.cli", "run a vLLM-like simulated inference server"),
     "operator": ("tokenway_operator.cli", "run the Kubernetes operator"),
     "crds": ("tokenway_operator.crdgen", "generate CRD YAML from the API models"),
+    "keys": ("tokenway_gateway.keys_cli", "make API keys (printed once) and their auth.keys entries"),
 }
 
 
