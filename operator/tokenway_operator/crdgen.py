@@ -44,7 +44,8 @@ def crd_manifest(kind: Kind) -> dict[str, Any]:
         "properties": {
             "apiVersion": {"type": "string", "description": "Versioned schema of this object: tokenway.io/v1alpha1."},
             "kind": {"type": "string", "description": f"The REST kind of this object: {kind.kind}."},
-            "metadata": {"type": "object", "description": "Standard object metadata (name, namespace, labels)."},
+            # The API server describes metadata itself and rejects anything but type here.
+            "metadata": {"type": "object"},
             "spec": spec,
             "status": status,
         },
