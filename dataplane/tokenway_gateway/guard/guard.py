@@ -1,0 +1,158 @@
+"""PromptGuard: one object per route config; ``check`` is synchronous and allocation-light."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..api.route import PromptGuard as PromptGuardConfig
+from .exemplars import ATTACK_EXEMPLARS, BENIGN_EXEMPLARS
+from .normalize import MAX_SCAN_CHARS, views
+from .rules import LEXICON, OBFUSCATION_WEIGHTS, RULES
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from ..semantic import Embedder
+
+MAX_TOTAL_SCAN_CHARS = 4 * MAX_SCAN_CHARS  # across all texts of one request, newest first
+CHARS_PER_TOKEN = 4  # the estimate used when the caller has no token count
+_WORD = re.compile(r"[a-z]+")
+
+
+@dataclass(frozen=True, slots=True)
+class GuardVerdict:
+    """``score`` in [0, 1]; ``flagged`` when it reaches the route's threshold; ``reasons`` name the evidence."""
+
+    score: float
+    flagged: bool
+    reasons: tuple[str, ...]
+
+
+PASS = GuardVerdict(0.0, False, ())
+
+
+class PromptGuard:
+    """Scores prompts for injection and jailbreak attempts.
+
+    Build one per config snapshot (embedding mode embeds the attack exemplars here, so build it
+    off the event loop). ``check`` runs the heuristics (well under a millisecond for a chat
+    prompt) and, given the prompt's embedding in embedding mode, the exemplar comparison.
+    """
+
+    def __init__(
+        self,
+        config: PromptGuardConfig | None = None,
+        *,
+        embedder: Embedder | None = None,
+        attack_exemplars: Sequence[str] = ATTACK_EXEMPLARS,
+        benign_exemplars: Sequence[str] = BENIGN_EXEMPLARS,
+    ) -> None:
+        self.config = config if config is not None else PromptGuardConfig(enabled=True)
+        self._extra = tuple(re.compile(p, re.I | re.S) for p in self.config.extra_patterns)
+        self._attack_vectors: NDArray[np.float32] | None = None
+        self._benign_vectors: NDArray[np.float32] | None = None
+        if self.config.mode == "embedding" and self.active:
+            if embedder is None:
+                from ..semantic import get_embedder
+
+                embedder = get_embedder()
+            self._attack_vectors = embedder.embed(list(attack_exemplars))
+            self._benign_vectors = embedder.embed(list(benign_exemplars)) if benign_exemplars else None
+
+    @property
+    def active(self) -> bool:
+        """Whether the route screens prompts at all (enabled and action not off)."""
+        return self.config.enabled and self.config.action != "off"
+
+    @property
+    def action(self) -> str:
+        """block | flag | off: what the pipeline does with a flagged verdict."""
+        return self.config.action if self.config.enabled else "off"
+
+    @property
+    def needs_embedding(self) -> bool:
+        """Embedding mode: pass the prompt's embedding to ``check``."""
+        return self._attack_vectors is not None
+
+    def check_limits(self, *, messages: int, prompt_tokens: int | None = None, prompt_chars: int = 0) -> GuardVerdict:
+        """The route's limits on message count and prompt tokens (estimated from characters if not given)."""
+        if not self.active:
+            return PASS
+        reasons: list[str] = []
+        if self.config.max_messages is not None and messages > self.config.max_messages:
+            reasons.append("limit:max-messages")
+        if self.config.max_prompt_tokens is not None:
+            tokens = prompt_tokens if prompt_tokens is not None else -(-prompt_chars // CHARS_PER_TOKEN)
+            if tokens > self.config.max_prompt_tokens:
+                reasons.append("limit:max-prompt-tokens")
+        return GuardVerdict(1.0, True, tuple(reasons)) if reasons else PASS
+
+    def check(self, texts: Sequence[str], embedding: NDArray[np.float32] | None = None) -> GuardVerdict:
+        """Score the texts (the request's user and tool messages); the highest-scoring text decides."""
+        if not self.active:
+            return PASS
+        best = PASS
+        budget = MAX_TOTAL_SCAN_CHARS
+        for text in reversed(texts):  # newest first: an injection is most often in the latest turn
+            if budget <= 0:
+                break
+            if len(text) > budget:
+                text = text[: budget // 2] + "\n" + text[-(budget // 2) :]
+            budget -= len(text)
+            verdict = self.score_text(text)
+            if verdict.score > best.score:
+                best = verdict
+        if embedding is not None and self._attack_vectors is not None:
+            similarity = self.exemplar_similarity(embedding)
+            if similarity >= self.config.embedding_threshold:
+                score = max(best.score, similarity)
+                return GuardVerdict(score, True, (*best.reasons, "attack-exemplar"))
+        return best
+
+    def score_text(self, text: str) -> GuardVerdict:
+        """Heuristic score of one text."""
+        scanned = views(text, LEXICON)
+        families: dict[str, float] = {}
+        words = set(_WORD.findall(" ".join(scanned.text)))
+        compact = scanned.compact
+        for rule in RULES:
+            if families.get(rule.family, 0.0) >= rule.weight:
+                continue
+            if rule.view == "compact":
+                hit = any(w in compact for w in rule.words) and rule.pattern.search(compact) is not None
+            else:
+                hit = not rule.words.isdisjoint(words) and any(
+                    rule.pattern.search(form) is not None for form in scanned.text
+                )
+            if hit:
+                families[rule.family] = rule.weight
+        for pattern in self._extra:
+            if any(pattern.search(form) for form in scanned.text) or pattern.search(text):
+                families["extra-pattern"] = 1.0
+                break
+        if not families and not scanned.signals:
+            return PASS
+        remaining = 1.0
+        for weight in families.values():
+            remaining *= 1.0 - weight
+        obfuscation = max((OBFUSCATION_WEIGHTS.get(s, 0.0) for s in scanned.signals), default=0.0)
+        remaining *= 1.0 - obfuscation
+        score = round(1.0 - remaining, 4)
+        reasons = tuple(sorted(families)) + tuple(f"obfuscation:{s}" for s in scanned.signals)
+        return GuardVerdict(score, score >= self.config.threshold, reasons)
+
+    def exemplar_similarity(self, embedding: NDArray[np.float32]) -> float:
+        """Cosine similarity to the nearest attack exemplar, less how much nearer the nearest benign one is."""
+        assert self._attack_vectors is not None
+        vector = np.asarray(embedding, dtype=np.float32).reshape(-1)
+        attack = float(np.max(self._attack_vectors @ vector))
+        if self._benign_vectors is not None:
+            benign = float(np.max(self._benign_vectors @ vector))
+            if benign > attack:
+                return attack - (benign - attack)
+        return attack

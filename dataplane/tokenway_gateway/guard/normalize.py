@@ -1,0 +1,289 @@
+"""Undo the obfuscations attackers use to slip instructions past a pattern filter.
+
+``views(text)`` returns the forms of one prompt that the heuristics scan: the prompt
+folded to lower-case ASCII (NFKC for full-width and styled letters, Unicode TR39
+confusables for homoglyphs, invisible characters dropped), leetspeak read back as
+letters, letter-spaced words joined up, text hidden in Unicode tag characters, and
+base64 or hex payloads decoded. Every step is bounded: at most ``MAX_SCAN_CHARS`` of
+a prompt are scanned (its head and its tail), and at most ``MAX_PAYLOADS`` payloads
+of at most ``MAX_PAYLOAD_CHARS`` each are decoded, so a huge prompt costs no more
+than a long one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+MAX_SCAN_CHARS = 16_384
+MAX_PAYLOADS = 4
+MAX_PAYLOAD_CHARS = 4_096
+MIN_PAYLOAD_CHARS = 16
+
+# Characters that render as nothing (or nearly): zero-width spaces and joiners, word joiner,
+# invisible operators, BOM, soft hyphen, Mongolian vowel separator, combining grapheme joiner,
+# bidirectional controls, Hangul fillers.
+_INVISIBLE = (
+    *(0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0),
+    *range(0x200B, 0x2010),
+    *range(0x202A, 0x202F),
+    *range(0x2060, 0x2070),
+    *range(0xFE00, 0xFE10),  # variation selectors
+)
+_TAG_FIRST, _TAG_LAST = 0xE0000, 0xE007F
+_TAG_RUN = re.compile("[\U000e0000-\U000e007f]+")
+_FLAG_BASE = "\U0001f3f4"  # a waving black flag followed by tag letters is a subdivision flag (Scotland, Wales)
+
+_LEET = str.maketrans(
+    {"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "0": "o", "5": "s", "$": "s", "7": "t", "9": "g", "+": "t"}
+)
+_LEET_TOKEN = re.compile(r"[a-z]*[0-9@$!+][a-z0-9@$!+]*")
+_MAX_ONES = 4  # leet tokens with more ambiguous 1s (i or l) than this are read with every 1 as i
+_LEET_LETTERS = re.compile(r"[a-z]")
+_LEET_CHAR = re.compile(r"[0-9@$!+]")
+_HEX_TOKEN = re.compile(r"[0-9a-f]{6,}")
+_MAX_LEET_TOKEN = 24  # a longer run of letters and digits is an id, a hash or a payload, not a word
+_SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
+_NON_LETTER = re.compile(r"[^a-z]+")
+_BASE64 = re.compile(rf"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{{{MIN_PAYLOAD_CHARS},}}={{0,2}}")
+_HEX = re.compile(r"(?:\\x[0-9a-fA-F]{2}){8,}|(?:[0-9a-fA-F]{2}[ :]?){8,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Views:
+    """The scannable forms of one prompt."""
+
+    text: list[str]  # each a lower-case, mostly ASCII form to run the patterns on
+    compact: str  # letters only, for patterns that must survive any spacing trick
+    signals: tuple[str, ...]  # obfuscations seen (tags, invisible, mixed-script, base64, hex, leetspeak, spaced)
+
+
+@lru_cache(maxsize=1)
+def _fold_table() -> dict[int, str | None]:
+    """One translate table: invisible characters dropped, confusables mapped to their ASCII look-alike."""
+    table: dict[int, str | None] = {cp: None for cp in _INVISIBLE}
+    try:
+        data = json.loads(resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8"))
+    except (ModuleNotFoundError, FileNotFoundError):  # pragma: no cover - the dependency is declared
+        data = {}
+    for char, homoglyphs in data.items():
+        if len(char) != 1 or ord(char) < 128:
+            continue
+        targets = [h["c"] for h in homoglyphs if len(h["c"]) == 1 and h["c"].isascii() and h["c"].isalnum()]
+        if targets:
+            target = ([t for t in targets if t.isalpha()] or targets)[0].lower()
+            if target == "l" and char.isupper():
+                target = "i"  # TR39 folds capital I into l; a capital look-alike of l is an I
+            table[ord(char)] = target
+    return table
+
+
+def clip(text: str) -> str:
+    """The part of a prompt that is scanned: all of it, or its head and tail when it is long."""
+    if len(text) <= MAX_SCAN_CHARS:
+        return text
+    half = MAX_SCAN_CHARS // 2
+    return text[:half] + "\n" + text[-half:]
+
+
+def _hidden_tags(text: str) -> tuple[str, str]:
+    """Remove Unicode tag characters; return (visible text, the ASCII they spell)."""
+    hidden: list[str] = []
+
+    def take(match: re.Match[str]) -> str:
+        start = match.start()
+        if start > 0 and text[start - 1] == _FLAG_BASE:
+            return ""  # emoji subdivision flag
+        hidden.append("".join(chr(ord(c) - _TAG_FIRST) for c in match.group() if 0x20 <= ord(c) - _TAG_FIRST < 0x7F))
+        return " "
+
+    visible = _TAG_RUN.sub(take, text)
+    return visible, " ".join(h for h in hidden if h)
+
+
+def fold(text: str) -> tuple[str, tuple[str, ...]]:
+    """Lower-case ASCII skeleton of ``text`` and the obfuscations removed on the way."""
+    if text.isascii():
+        return text.lower(), ()
+    signals: list[str] = []
+    if any(_TAG_FIRST <= ord(c) <= _TAG_LAST for c in text):
+        text, _ = _hidden_tags(text)
+    nfkc = unicodedata.normalize("NFKC", text)
+    if nfkc != text and _fullwidth_count(text) >= 4:
+        signals.append("fullwidth")
+    folded = nfkc.translate(_fold_table())
+    if _mixed_script(nfkc):
+        signals.append("mixed-script")
+    if _invisible_inside_words(nfkc):
+        signals.append("invisible")
+    return folded.lower(), tuple(signals)
+
+
+def _fullwidth_count(text: str) -> int:
+    return sum(1 for c in text if 0xFF01 <= ord(c) <= 0xFF5E)
+
+
+def _mixed_script(nfkc: str) -> bool:
+    """A word that mixes ASCII letters with look-alikes from another script (Cyrillic i and o in ``ignore``)."""
+    table = _fold_table()
+    for match in _WORD.finditer(nfkc):
+        word = match.group()
+        if word.isascii():
+            continue
+        if any(c.isascii() and c.isalpha() for c in word) and any(
+            not c.isascii() and isinstance(table.get(ord(c)), str) for c in word
+        ):
+            return True
+    return False
+
+
+_WORD = re.compile(r"\w+")
+_INVISIBLE_SET = frozenset(chr(cp) for cp in _INVISIBLE)
+
+
+def _invisible_inside_words(text: str) -> bool:
+    """Three or more invisible characters between ASCII letters (ZWJ in emoji, ZWNJ in Persian don't count)."""
+    count = 0
+    for i in range(1, len(text) - 1):
+        if text[i] in _INVISIBLE_SET and text[i - 1].isascii() and text[i - 1].isalpha():
+            j = i + 1
+            while j < len(text) and text[j] in _INVISIBLE_SET:
+                j += 1
+            if j < len(text) and text[j].isascii() and text[j].isalpha():
+                count += 1
+                if count >= 3:
+                    return True
+    return False
+
+
+def _read_leet(token: str, lexicon: frozenset[str]) -> str:
+    """One leet token as letters; a 1 is an i unless reading it as l makes a word of ``lexicon``."""
+    plain = token.translate(_LEET)
+    ones = [i for i, c in enumerate(token) if c == "1"]
+    if not ones or not lexicon or plain in lexicon or len(ones) > _MAX_ONES:
+        return plain
+    letters = list(plain)
+    for mask in range(1, 1 << len(ones)):
+        for bit, index in enumerate(ones):
+            letters[index] = "l" if mask >> bit & 1 else "i"
+        word = "".join(letters)
+        if word in lexicon or word.rstrip("s") in lexicon:
+            return word
+    return plain
+
+
+def unleet(folded: str, lexicon: frozenset[str] = frozenset()) -> str | None:
+    """Leetspeak read as letters (``1gn0r3 4ll ru13s`` -> ``ignore all rules``); None when there is none."""
+    out: list[str] = []
+    last = 0
+    for match in _LEET_TOKEN.finditer(folded):
+        token = match.group().rstrip("!")
+        if (
+            len(token) > _MAX_LEET_TOKEN
+            or not _LEET_LETTERS.search(token)
+            or not _LEET_CHAR.search(token)
+            or _HEX_TOKEN.fullmatch(token)
+        ):
+            continue
+        out.append(folded[last : match.start()])
+        out.append(_read_leet(token, lexicon))
+        last = match.start() + len(token)
+    if not out:
+        return None
+    out.append(folded[last:])
+    return "".join(out)
+
+
+def unspace(folded: str) -> str | None:
+    """Join letter-spaced words (``i g n o r e`` -> ``ignore``); None when there are none."""
+    if not _SPACED.search(folded):
+        return None
+    return _SPACED.sub(lambda m: _NON_LETTER.sub("", m.group()) + " ", folded)
+
+
+def _printable(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text:
+        return None
+    good = sum(1 for c in text if c.isprintable() or c in "\n\t\r")
+    letters = sum(1 for c in text if c.isalpha())
+    if good < 0.95 * len(text) or letters < 0.5 * len(text.replace(" ", "")):
+        return None
+    return text
+
+
+def decode_payloads(text: str) -> list[tuple[str, str, tuple[int, int]]]:
+    """Base64 and hex runs in ``text`` that decode to readable text: [(kind, decoded, span)], bounded."""
+    found: list[tuple[str, str, tuple[int, int]]] = []
+    for match in _BASE64.finditer(text):
+        if len(found) >= MAX_PAYLOADS:
+            return found
+        run = match.group()[:MAX_PAYLOAD_CHARS]
+        if not (any(c.isdigit() or c.isupper() for c in run) and any(c.islower() for c in run)):
+            continue  # a long lower-case word or an all-caps shout is not base64
+        run = run[: len(run.rstrip("=")) // 4 * 4 + (4 if len(run.rstrip("=")) % 4 else 0)]
+        try:
+            raw = base64.b64decode(run + "=" * (-len(run) % 4), altchars=b"-_" if ("-" in run or "_" in run) else None)
+        except (binascii.Error, ValueError):
+            continue
+        decoded = _printable(raw)
+        if decoded is not None:
+            found.append(("base64", decoded, match.span()))
+    for match in _HEX.finditer(text):
+        if len(found) >= MAX_PAYLOADS:
+            return found
+        digits = re.sub(r"\\x|[ :]", "", match.group()[: MAX_PAYLOAD_CHARS * 2])
+        if len(digits) % 2:
+            digits = digits[:-1]
+        try:
+            raw = bytes.fromhex(digits)
+        except ValueError:
+            continue
+        decoded = _printable(raw)
+        if decoded is not None and not any(a < match.end() and match.start() < b for _, _, (a, b) in found):
+            found.append(("hex", decoded, match.span()))
+    return found
+
+
+def views(text: str, lexicon: frozenset[str] = frozenset()) -> Views:
+    """Every form of ``text`` the heuristics scan, and the obfuscations found."""
+    text = clip(text)
+    signals: list[str] = []
+    sources: list[str] = [text]
+    if not text.isascii() and any(_TAG_FIRST <= ord(c) <= _TAG_LAST for c in text):
+        text, hidden = _hidden_tags(text)
+        sources[0] = text
+        if len(hidden) >= 4:
+            signals.append("tags")
+            sources.append(hidden)
+    payloads = decode_payloads(text)
+    for kind, decoded, _ in payloads:
+        signals.append(kind)
+        sources.append(decoded[:MAX_PAYLOAD_CHARS])
+    for _, _, (start, end) in reversed(payloads):  # the encoded run itself holds nothing to match
+        text = text[:start] + " " + text[end:]
+    sources[0] = text
+    out: list[str] = []
+    for source in sources:
+        folded, found = fold(source)
+        signals.extend(found)
+        out.append(folded)
+        leet = unleet(folded, lexicon)
+        if leet is not None:
+            signals.append("leetspeak")
+            out.append(leet)
+        spaced = unspace(folded)
+        if spaced is not None:
+            signals.append("spaced")
+            out.append(spaced)
+    compact = " ".join(_NON_LETTER.sub("", form) for form in out)
+    return Views(text=out, compact=compact, signals=tuple(dict.fromkeys(signals)))
