@@ -66,7 +66,7 @@ class RouteRule(ApiModel):
 
 
 class ScorerWeights(ApiModel):
-    """llm-aware picking: weighted scorers as in the Gateway API Inference Extension."""
+    """llm-aware picking: weights of the scorers (Gateway API Inference Extension style); 0 turns one off."""
 
     queue: float = Field(default=2.0, ge=0, le=100, description="Weight of the queue-depth scorer.")
     kv_cache: float = Field(default=2.0, ge=0, le=100, description="Weight of the KV-cache-use scorer.")
@@ -79,11 +79,34 @@ class LoadBalancing(ApiModel):
     """How an endpoint is picked inside a pool."""
 
     algorithm: BalancingAlgorithm = Field(default="least-request", description="Endpoint picking algorithm.")
-    hash_header: str | None = Field(default=None, max_length=256, description="consistent-hash key header.")
+    hash_header: str | None = Field(
+        default=None, max_length=256,
+        description="consistent-hash key header; unset: the session key (conversation id, session header, user).",
+    )
     bounded_load_factor: float = Field(
-        default=1.25, ge=1.0, le=10.0, description="consistent-hash: most load of an endpoint vs the average."
+        default=1.25, ge=1.0, le=10.0, description="Affinity and consistent-hash: most load of an endpoint vs average."
     )
     scorers: ScorerWeights = Field(default_factory=ScorerWeights)
+    sample_size: int = Field(
+        default=4, ge=1, le=64,
+        description="Endpoints sampled at random per pick beside the affinity candidates (pools over 16 endpoints).",
+    )
+    queue_threshold: int = Field(
+        default=5, ge=0, le=100_000, description="llm-aware: waiting requests that make an endpoint saturated."
+    )
+    kv_cache_threshold: float = Field(
+        default=0.8, ge=0, le=1, description="llm-aware: KV-cache use (0..1) that makes an endpoint saturated."
+    )
+    min_prefix_match_tokens: int = Field(
+        default=256, ge=1, le=1_000_000,
+        description="Shortest prompt prefix (about 4 characters a token) that earns prefix affinity.",
+    )
+    session_affinity: bool = Field(
+        default=True, description="llm-aware: keep a session on its endpoint while healthy and not saturated."
+    )
+    metrics_interval_seconds: float = Field(
+        default=0.2, gt=0, le=60, description="llm-aware: how often each endpoint's /metrics is scraped."
+    )
 
 
 class Retries(ApiModel):
@@ -107,15 +130,33 @@ class Timeouts(ApiModel):
 
 
 class OutlierDetection(ApiModel):
-    """Passive health checking: failing endpoints leave rotation for a while."""
+    """Passive health checking (as Envoy's): failing endpoints leave rotation for a while."""
 
-    consecutive_errors: int = Field(default=5, ge=1, le=1000, description="Failures in a row that eject an endpoint.")
+    consecutive_errors: int = Field(
+        default=5, ge=1, le=1000, description="5xx answers or failures in a row that eject an endpoint."
+    )
+    consecutive_gateway_failures: int = Field(
+        default=3, ge=1, le=1000, description="Connect failures, resets or timeouts in a row that eject an endpoint."
+    )
     base_ejection_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="First ejection length (grows with repeated ejections)."
+    )
+    max_ejection_seconds: float = Field(
+        default=300.0, gt=0, le=86400, description="Longest ejection, however often an endpoint is ejected."
     )
     max_ejection_percent: int = Field(
         default=50, ge=0, le=100, description="Most endpoints of a pool ejected at once, in percent."
     )
+
+
+class ActiveHealthCheck(ApiModel):
+    """Active health checks, for endpoints outside Kubernetes (engine external) that no probe watches."""
+
+    path: str = Field(default="/health", pattern=r"^/", max_length=1024, description="Path probed with GET.")
+    interval_seconds: float = Field(default=5.0, gt=0, le=3600, description="Time between probes of an endpoint.")
+    timeout_seconds: float = Field(default=2.0, gt=0, le=300, description="A probe slower than this fails.")
+    unhealthy_threshold: int = Field(default=2, ge=1, le=100, description="Failed probes in a row: unhealthy.")
+    healthy_threshold: int = Field(default=1, ge=1, le=100, description="Good probes in a row: healthy again.")
 
 
 class QueueLimits(ApiModel):

@@ -12,8 +12,12 @@ from ..api.snapshot import EndpointConfig
 class Endpoint:
     """One upstream replica: its address, load and passive health."""
 
-    __slots__ = ("api_key", "auth_header", "base_path", "ejected_until", "failures", "host", "host_header",
-                 "in_flight", "label", "port", "protocol", "scheme", "url", "weight")
+    # Load signals and outlier state (waiting, running, kv_usage, scraped_at, ...) are written by
+    # tokenway_gateway.picking: its metrics scraper, health checks and EndpointPicker.observe.
+    __slots__ = ("api_key", "auth_header", "base_path", "consecutive_5xx", "consecutive_gateway", "ejected_until",
+                 "ejections", "failures", "healthy", "host", "host_header", "in_flight", "in_flight_at_scrape",
+                 "kv_usage", "label", "port", "protocol", "running", "scheme", "scraped_at", "served_models",
+                 "ttft_ewma", "url", "waiting", "weight")
 
     def __init__(self, url: str, weight: int = 1, protocol: str = "http1", label: str | None = None) -> None:
         parts = urlsplit(url)
@@ -31,6 +35,17 @@ class Endpoint:
         self.in_flight = 0
         self.failures = 0
         self.ejected_until = 0.0
+        self.waiting = 0.0  # vllm:num_requests_waiting at the last scrape
+        self.running = 0.0  # vllm:num_requests_running
+        self.kv_usage = 0.0  # vllm:kv_cache_usage_perc, 0..1
+        self.scraped_at = 0.0  # time.monotonic() of the last good scrape; 0.0 = never
+        self.in_flight_at_scrape = 0  # the gateway's own in-flight count when that scrape landed
+        self.served_models: frozenset[str] | None = None  # models and LoRA adapters it reports; None = unknown
+        self.ttft_ewma = 0.0  # seconds, 0.0 = no sample yet
+        self.healthy = True  # verdict of active health checks (always True without them)
+        self.consecutive_5xx = 0
+        self.consecutive_gateway = 0  # connect failures, resets, timeouts in a row
+        self.ejections = 0  # times ejected recently: the next ejection lasts longer
         self.api_key: str | None = None
         self.auth_header = b""
 

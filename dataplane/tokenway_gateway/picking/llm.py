@@ -1,0 +1,206 @@
+"""`algorithm: llm-aware`: the frame with the LLM filters and scorers.
+
+Filters (soft: a filter that would leave nothing steps aside):
+  model     endpoints that report their served models and lack the requested one;
+  saturated waiting queue above queueThreshold or KV-cache use above kvCacheThreshold.
+Scorers (weights from loadBalancing.scorers; each score within 0..1):
+  queue     engine waiting queue (scraped) plus requests sent since the scrape, min-max;
+  kv_cache  1 - KV-cache use;
+  in_flight the gateway's own outstanding requests per unit of weight, min-max;
+  ttft      EWMA time to first token, min-max;
+  prefix_cache  affinity.PrefixScorer (placement prior, learned match).
+Picker: highest total, ties broken at random.
+
+Session affinity comes first: a request with a session key goes to the session's
+home on the ring while that endpoint is usable, not saturated and within the bounded
+load; otherwise it is scored like any other request. Candidates: the whole pool up to
+16 endpoints, else the affinity candidates plus `sampleSize` random endpoints.
+
+The per-candidate signals are computed once per pick in one pass (the filters and
+scorers of this picker share them), which keeps a pick within a few microseconds
+per candidate; the modular Filter/Scorer classes serve the generic ScoringPicker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
+
+from ..api.route import LoadBalancing
+from .affinity import HOME_PRIORS, NO_AFFINITY, Affinity, AffinityIndex, PrefixScorer, min_blocks_for
+from .base import PickRequest
+from .outlier import OutlierDetector
+from .picker import EndpointPicker, PoolLoad
+from .ring import HashRing, key_of
+from .signals import Freshness
+
+if TYPE_CHECKING:
+    from ..routing.endpoints import Endpoint
+
+SESSION_CHOICES = 2  # ring choices a session may use before it is scored like any request
+
+
+class LlmAwarePicker(EndpointPicker):
+    algorithm = "llm-aware"
+
+    def __init__(self, pool: str, endpoints: list[Endpoint], outlier: OutlierDetector, lb: LoadBalancing,
+                 index: AffinityIndex) -> None:
+        super().__init__(pool, endpoints, outlier, lb.sample_size)
+        self.freshness = Freshness(lb.metrics_interval_seconds)
+        self.queue_threshold = float(lb.queue_threshold)
+        self.kv_threshold = lb.kv_cache_threshold
+        self.ring = HashRing(endpoints)
+        self.prefix = PrefixScorer(index, self.ring, min_blocks_for(lb.min_prefix_match_tokens))
+        weights = lb.scorers
+        self.w_queue = weights.queue
+        self.w_kv = weights.kv_cache
+        self.w_prefix = weights.prefix_cache
+        self.w_in_flight = weights.in_flight
+        self.w_ttft = weights.ttft
+        self.needs_prefix = self.w_prefix > 0.0
+        self.session_affinity = lb.session_affinity
+        self.factor = lb.bounded_load_factor
+        self.load = PoolLoad(endpoints)
+
+    def update(self, endpoints: list[Endpoint]) -> None:
+        if [e.url for e in endpoints] != [e.url for e in self.endpoints]:
+            self.ring = self.prefix.ring = HashRing(endpoints)
+        super().update(endpoints)
+        self.load.endpoints = endpoints
+
+    def saturated(self, endpoint: Endpoint, now: float) -> bool:
+        freshness = self.freshness
+        return freshness.queue(endpoint, now) > self.queue_threshold or \
+            freshness.kv_usage(endpoint, now) > self.kv_threshold
+
+    def pick(self, request: PickRequest, exclude: Collection[Endpoint]) -> Endpoint | None:
+        now = time.monotonic()
+        key = request.session_key if self.session_affinity else None
+        if key:
+            chosen = self._session_home(key, exclude, now)
+            if chosen is not None:
+                self._record(request, chosen)
+                return chosen
+        if len(self.endpoints) <= 1:
+            candidates = self.candidates(exclude, now)
+            return candidates[0] if candidates else None
+        affinity = self.prefix.prepare(request) if self.needs_prefix else NO_AFFINITY
+        extra: Sequence[Endpoint] = affinity.homes
+        if affinity.owner is not None and affinity.owner not in extra:
+            extra = [*extra, affinity.owner]
+        candidates = self.candidates(exclude, now, extra)
+        if not candidates:
+            return None
+        chosen = candidates[0] if len(candidates) == 1 else self.choose(request, candidates, affinity, now)
+        self._record(request, chosen)
+        return chosen
+
+    def _session_home(self, key: bytes, exclude: Collection[Endpoint], now: float) -> Endpoint | None:
+        bound = self.factor * self.load.average(now) + 1.0
+        for endpoint in self.ring.ranked(key_of(key), SESSION_CHOICES):
+            if endpoint.ejected_until <= now and endpoint.healthy and endpoint not in exclude and \
+                    endpoint.in_flight / endpoint.weight < bound and not self.saturated(endpoint, now):
+                return endpoint
+        return None
+
+    def _record(self, request: PickRequest, endpoint: Endpoint) -> None:
+        if self.needs_prefix:
+            self.prefix.picked(request, endpoint, 0.0)
+
+    def choose(self, request: PickRequest, candidates: list[Endpoint], affinity: Affinity, now: float) -> Endpoint:
+        stale_after = self.freshness.stale_after
+        fade = self.freshness.fade
+        q_limit = self.queue_threshold
+        kv_limit = self.kv_threshold
+        model = request.model
+        queues: list[float] = []
+        kvs: list[float] = []
+        serving: list[Endpoint] = []
+        open_: list[Endpoint] = []
+        # signals, once per candidate; then the two soft filters
+        for endpoint in candidates:
+            scraped = endpoint.scraped_at
+            in_flight = endpoint.in_flight
+            if scraped:
+                age = now - scraped - stale_after
+                f = 1.0 if age <= 0.0 else (0.0 if age >= fade else 1.0 - age / fade)
+            else:
+                f = 0.0
+            if f == 1.0:
+                queue = endpoint.waiting + max(0, in_flight - endpoint.in_flight_at_scrape)
+                kv = endpoint.kv_usage
+            elif f == 0.0:
+                queue = float(in_flight)
+                kv = 0.0
+            else:
+                queue = f * (endpoint.waiting + max(0, in_flight - endpoint.in_flight_at_scrape)) + \
+                    (1.0 - f) * in_flight
+                kv = f * endpoint.kv_usage
+            queues.append(queue)
+            kvs.append(kv)
+            served = endpoint.served_models
+            if served is None or model in served:
+                serving.append(endpoint)
+                if queue <= q_limit and kv <= kv_limit:
+                    open_.append(endpoint)
+        kept = open_ or serving or candidates
+        if len(kept) == len(candidates):
+            kept = candidates
+        if len(kept) == 1:
+            return kept[0]
+        if kept is not candidates:
+            position = {id(e): i for i, e in enumerate(candidates)}
+            rows = [position[id(e)] for e in kept]
+            queues = [queues[i] for i in rows]
+            kvs = [kvs[i] for i in rows]
+        totals = [0.0] * len(kept)
+        weight = self.w_queue
+        if weight:
+            _min_max(queues, totals, weight)
+        weight = self.w_kv
+        if weight:
+            for i, kv in enumerate(kvs):
+                totals[i] += weight * (1.0 - (kv if kv < 1.0 else 1.0))
+        weight = self.w_in_flight
+        if weight:
+            _min_max([e.in_flight / e.weight for e in kept], totals, weight)
+        weight = self.w_ttft
+        if weight:
+            values = [e.ttft_ewma for e in kept]
+            known = [v for v in values if v > 0.0]
+            if known:
+                best = min(known)
+                _min_max([v if v > 0.0 else best for v in values], totals, weight)
+        weight = self.w_prefix
+        if weight and affinity.homes:
+            _prefix(affinity, kept, totals, weight)
+        best_total = max(totals)
+        top = [i for i, total in enumerate(totals) if total >= best_total - 1e-9]
+        return kept[top[0] if len(top) == 1 else top[int(self._random.random() * len(top))]]
+
+
+def _min_max(values: list[float], totals: list[float], weight: float) -> None:
+    low = min(values)
+    high = max(values)
+    if high <= low:
+        return  # all equal: the same score for everyone changes no ranking
+    scale = weight / (high - low)
+    for i, value in enumerate(values):
+        totals[i] += (high - value) * scale
+
+
+def _prefix(affinity: Affinity, kept: list[Endpoint], totals: list[float], weight: float) -> None:
+    homes = affinity.homes
+    owner = affinity.owner
+    learned = affinity.depth / len(affinity.hashes) if owner is not None else 0.0
+    for i, endpoint in enumerate(kept):
+        prior = 0.0
+        for rank, home in enumerate(homes):
+            if home is endpoint:
+                prior = HOME_PRIORS[rank]
+                break
+        if endpoint is owner and learned > prior:
+            prior = learned
+        if prior:
+            totals[i] += weight * prior

@@ -1,0 +1,102 @@
+"""Prefix hashing: the one implementation the picker and the cache share.
+
+A prompt is serialized message by message (role, then content), each message cut
+into blocks of `block_chars` bytes; a message's last, shorter block is a block too
+(a message is complete, so its end is a stable boundary: turn n+1 of a chat repeats
+every block of turn n). Block i's hash covers the whole prompt up to the end of
+block i (CRC-32 and Adler-32 chained, 64 bits): equal hashes mean equal prefixes,
+the same property as vLLM's chained KV-block hashes.
+
+Why these checksums: zlib's C code with a running value chains for free, and unlike
+the builtin `hash()` of bytes they are the same in every process, so gateway
+replicas agree on them without sharing state. They are not collision resistant;
+a collision only costs a worse placement. Work is bounded: at most `max_blocks`
+blocks are hashed, whatever the prompt's size.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import orjson
+
+BLOCK_CHARS = 512  # about 128 tokens at 4 characters a token
+MAX_BLOCKS = 64  # 32 KiB of prompt at most is hashed
+_ROLE_END = b"\x1f"
+_MESSAGE_END = b"\x1e"
+
+
+class PrefixHashes(list[int]):
+    """Chained block hashes, plus where the prompt's structure lies in them.
+
+    system_blocks: blocks through the leading system/developer messages (0 when the
+    prompt does not start with one); first_turn_blocks: blocks through the first user
+    message (the part every later turn of the conversation repeats; 0 for a bare prompt).
+    """
+
+    __slots__ = ("first_turn_blocks", "system_blocks")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.system_blocks = 0
+        self.first_turn_blocks = 0
+
+
+EMPTY = PrefixHashes()
+
+
+def _content_bytes(content: Any, limit: int) -> bytes:
+    if isinstance(content, str):
+        return content[:limit].encode()
+    if content is None:
+        return b""
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+                parts.append(part["text"][:limit].encode())
+            else:
+                parts.append(orjson.dumps(part, option=orjson.OPT_SORT_KEYS)[:limit])
+        return b"\x1d".join(parts)
+    return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)[:limit]
+
+
+def prefix_block_hashes(payload: dict[str, Any], block_chars: int = BLOCK_CHARS,
+                        max_blocks: int = MAX_BLOCKS) -> PrefixHashes:
+    """Chained hashes of the prompt's leading blocks: chat `messages`, or a completion `prompt`."""
+    out = PrefixHashes()
+    messages = payload.get("messages")
+    if isinstance(messages, list):
+        segments: list[tuple[str, Any]] = [
+            (str(m.get("role", "")), m.get("content")) for m in messages if isinstance(m, dict)]
+    else:
+        prompt = payload.get("prompt")
+        if prompt is None or isinstance(prompt, bool):
+            return out
+        segments = [("", prompt)]
+    crc32, adler32 = zlib.crc32, zlib.adler32
+    c, a = 0, 1
+    append = out.append
+    budget = max_blocks * block_chars
+    in_system = True
+    for role, content in segments:
+        data = role.encode()[:64] + _ROLE_END + _content_bytes(content, budget) + _MESSAGE_END
+        size = len(data)
+        room = (max_blocks - len(out)) * block_chars
+        for start in range(0, size if size < room else room, block_chars):
+            block = data[start:start + block_chars]
+            c = crc32(block, c)
+            a = adler32(block, a)
+            append(a << 32 | c)
+        budget -= size
+        if in_system:
+            if role in ("system", "developer"):
+                out.system_blocks = len(out)
+            else:
+                in_system = False
+        if role == "user" and not out.first_turn_blocks:
+            out.first_turn_blocks = len(out)
+        if len(out) >= max_blocks or budget <= 0:
+            break
+    return out
