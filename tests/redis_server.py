@@ -6,7 +6,7 @@ same port, so outage tests see the address come back.
 
 Use it from a test module with::
 
-    from redis_server import redis_server  # noqa: F401  (the fixture)
+    from redis_server import RedisServer, redis_server_fixture  # noqa: F401  (provides `redis_server`)
 
     def test_x(redis_server: RedisServer) -> None: ...
 
@@ -123,8 +123,8 @@ class RedisServer:
         self.close()
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+@pytest.fixture(name="redis_server")
+def redis_server_fixture(tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh, empty redis-server for one test."""
     server = RedisServer(tmp_path / "redis")
     server.workdir.mkdir()

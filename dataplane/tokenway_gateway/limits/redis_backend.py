@@ -66,13 +66,14 @@ def safe_url(url: str) -> str:
 class _Pending:
     """A command awaiting its reply (replies come back in the order commands were sent)."""
 
-    __slots__ = ("callback", "deadline", "key", "limits", "tokens")
+    __slots__ = ("callback", "deadline", "key", "limits", "origin", "tokens")
 
     def __init__(self, deadline: float, callback: DecisionCallback | None, key: bytes, limits: Limits | None,
-                 tokens: int) -> None:
+                 tokens: int, origin: Hashable = None) -> None:
         self.deadline = deadline
         self.callback = callback
-        self.key = key
+        self.key = key  # the Redis key
+        self.origin = origin  # the caller's key (the local fallback counts under it)
         self.limits = limits
         self.tokens = tokens
 
@@ -175,7 +176,7 @@ class RedisLimiter:
             _int(limits.tokens_per_day or 0),
         )))
         deadline = loop.time() + self.timeout
-        self._waiting.append(_Pending(deadline, callback, redis_key, limits, tokens))
+        self._waiting.append(_Pending(deadline, callback, redis_key, limits, tokens, key))
         if self._deadline_timer is None:
             self._deadline_timer = loop.call_at(deadline, self._check_deadline)
         if not self._flush_scheduled and self._proto is not None:
@@ -289,7 +290,7 @@ class RedisLimiter:
             else:
                 log.warning("rate-limit Redis error: %s", reply)
             if pending.callback is not None and pending.limits is not None:
-                _deliver(pending.callback, self._fallback(pending.key, pending.limits, pending.tokens))
+                _deliver(pending.callback, self._fallback(pending.origin, pending.limits, pending.tokens))
             return
         if pending.callback is not None and pending.limits is not None:
             _deliver(pending.callback, self._decision(reply, pending))
@@ -379,7 +380,7 @@ class RedisLimiter:
         self._settles.clear()
         for pending in waiting:
             if pending.callback is not None and pending.limits is not None:
-                _deliver(pending.callback, self._fallback(pending.key, pending.limits, pending.tokens))
+                _deliver(pending.callback, self._fallback(pending.origin, pending.limits, pending.tokens))
 
     def _drop_connection(self) -> None:
         proto, self._proto = self._proto, None
