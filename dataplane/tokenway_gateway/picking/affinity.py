@@ -3,7 +3,7 @@
 Two sources of belief about which endpoint holds a prompt's KV cache:
 
 * Placement (deterministic): the conversation's anchor, the chained hash through its
-  first user message (or through `min_blocks` blocks, whichever is longer), is looked
+  first user message (or through the minimum match length, whichever is longer), is looked
   up on a consistent-hash ring of the pool. Every turn of a conversation repeats the
   anchor, and every gateway replica computes the same ring, so all of them send a
   conversation to the same home without talking to each other. Prompts shorter than
@@ -35,9 +35,15 @@ INDEX_CAPACITY = 1 << 16  # learned block entries per pool (a few MiB at most)
 HOME_PRIORS = (1.0, 0.5)  # placement prior of the ring's first and second choice
 
 
-def min_blocks_for(tokens: int, block_chars: int = BLOCK_CHARS) -> int:
-    """Blocks needed to cover `tokens` tokens at about 4 characters a token."""
-    return max(1, -(-tokens * 4 // block_chars))
+CHARS_PER_TOKEN = 4
+
+
+def min_depth(hashes: Sequence[int], min_chars: int) -> int:
+    """Blocks that cover at least `min_chars` of the prompt (0: the prompt is shorter)."""
+    if isinstance(hashes, PrefixHashes):
+        return hashes.depth_for(min_chars)
+    blocks = -(-min_chars // BLOCK_CHARS)  # plain hash lists: assume full blocks
+    return blocks if len(hashes) >= blocks else 0
 
 
 class AffinityIndex:
@@ -103,37 +109,35 @@ def _first(index: dict[int, Endpoint], count: int) -> list[int]:
 class Affinity:
     """What one request's prompt says about where to send it: its anchor homes and learned owner."""
 
-    __slots__ = ("depth", "hashes", "homes", "owner", "request")
+    __slots__ = ("depth", "hashes", "homes", "owner", "request", "shortest")
 
     def __init__(self, request: PickRequest | None, hashes: Sequence[int], homes: list[Endpoint],
-                 owner: Endpoint | None, depth: int) -> None:
+                 owner: Endpoint | None, depth: int, shortest: int) -> None:
         self.request = request
         self.hashes = hashes
-        self.homes = homes
-        self.owner = owner
-        self.depth = depth
+        self.homes = homes  # the anchor's ring choices, best first (empty: too short for affinity)
+        self.owner = owner  # the endpoint the learned index holds the deepest match on
+        self.depth = depth  # blocks of that match
+        self.shortest = shortest  # blocks of the minimum match
 
 
-NO_AFFINITY = Affinity(None, (), [], None, 0)
+NO_AFFINITY = Affinity(None, (), [], None, 0, 0)
 
 
 class PrefixScorer:
     name = "prefix_cache"
     needs_prefix = True
 
-    def __init__(self, index: AffinityIndex, ring: HashRing, min_blocks: int) -> None:
+    def __init__(self, index: AffinityIndex, ring: HashRing, min_tokens: int) -> None:
         self.index = index
         self.ring = ring
-        self.min_blocks = min_blocks
+        self.min_chars = min_tokens * CHARS_PER_TOKEN
         self._last = NO_AFFINITY
 
-    def anchor(self, hashes: Sequence[int]) -> int | None:
-        """The placement key: the chained hash through the first user turn, at least min_blocks deep."""
-        count = len(hashes)
-        if count < self.min_blocks:
-            return None
+    def anchor(self, hashes: Sequence[int], depth: int) -> int:
+        """The placement key: the chained hash through the first user turn, at least `depth` blocks deep."""
         first_turn = hashes.first_turn_blocks if isinstance(hashes, PrefixHashes) else 0
-        return hashes[min(count, max(first_turn, self.min_blocks)) - 1]
+        return hashes[min(len(hashes), max(first_turn, depth)) - 1]
 
     def prepare(self, request: PickRequest) -> Affinity:
         """Computed once per pick (candidate drawing, scoring and recording share it)."""
@@ -141,12 +145,13 @@ class PrefixScorer:
         if last.request is request:
             return last
         hashes = request.prefix_hashes
-        key = self.anchor(hashes)
-        if key is None:
-            affinity = Affinity(request, hashes, [], None, 0)
+        shortest = min_depth(hashes, self.min_chars)
+        if not shortest:
+            affinity = Affinity(request, hashes, [], None, 0, 0)
         else:
-            owner, depth = self.index.deepest(hashes, self.min_blocks)
-            affinity = Affinity(request, hashes, self.ring.ranked(key, len(HOME_PRIORS)), owner, depth)
+            owner, depth = self.index.deepest(hashes, shortest)
+            homes = self.ring.ranked(self.anchor(hashes, shortest), len(HOME_PRIORS))
+            affinity = Affinity(request, hashes, homes, owner, depth, shortest)
         self._last = affinity
         return affinity
 
@@ -178,5 +183,5 @@ class PrefixScorer:
     def picked(self, request: PickRequest, endpoint: Endpoint, now: float) -> None:
         affinity = self.prepare(request)
         if affinity.homes:
-            self.index.record(affinity.hashes, self.min_blocks, endpoint)
+            self.index.record(affinity.hashes, affinity.shortest, endpoint)
         self._last = NO_AFFINITY

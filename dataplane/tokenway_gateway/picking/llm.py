@@ -28,7 +28,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from ..api.route import LoadBalancing
-from .affinity import HOME_PRIORS, NO_AFFINITY, Affinity, AffinityIndex, PrefixScorer, min_blocks_for
+from .affinity import HOME_PRIORS, NO_AFFINITY, Affinity, AffinityIndex, PrefixScorer
 from .base import PickRequest
 from .outlier import OutlierDetector
 from .picker import EndpointPicker, PoolLoad
@@ -51,7 +51,7 @@ class LlmAwarePicker(EndpointPicker):
         self.queue_threshold = float(lb.queue_threshold)
         self.kv_threshold = lb.kv_cache_threshold
         self.ring = HashRing(endpoints)
-        self.prefix = PrefixScorer(index, self.ring, min_blocks_for(lb.min_prefix_match_tokens))
+        self.prefix = PrefixScorer(index, self.ring, lb.min_prefix_match_tokens)
         weights = lb.scorers
         self.w_queue = weights.queue
         self.w_kv = weights.kv_cache
@@ -157,7 +157,9 @@ class LlmAwarePicker(EndpointPicker):
         totals = [0.0] * len(kept)
         weight = self.w_queue
         if weight:
-            _min_max(queues, totals, weight)
+            # Differences below the saturation threshold count in proportion: a queue of 2 against 0 is not
+            # the whole difference between a saturated and an idle endpoint.
+            _min_max(queues, totals, weight, q_limit)
         weight = self.w_kv
         if weight:
             for i, kv in enumerate(kvs):
@@ -180,12 +182,13 @@ class LlmAwarePicker(EndpointPicker):
         return kept[top[0] if len(top) == 1 else top[int(self._random.random() * len(top))]]
 
 
-def _min_max(values: list[float], totals: list[float], weight: float) -> None:
+def _min_max(values: list[float], totals: list[float], weight: float, floor: float = 0.0) -> None:
+    """totals[i] += weight * (max - v) / max(max - min, floor): the lowest value scores highest."""
     low = min(values)
     high = max(values)
     if high <= low:
         return  # all equal: the same score for everyone changes no ranking
-    scale = weight / (high - low)
+    scale = weight / max(high - low, floor)
     for i, value in enumerate(values):
         totals[i] += (high - value) * scale
 

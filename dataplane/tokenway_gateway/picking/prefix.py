@@ -17,6 +17,7 @@ blocks are hashed, whatever the prompt's size.
 from __future__ import annotations
 
 import zlib
+from bisect import bisect_left
 from typing import Any
 
 import orjson
@@ -32,15 +33,21 @@ class PrefixHashes(list[int]):
 
     system_blocks: blocks through the leading system/developer messages (0 when the
     prompt does not start with one); first_turn_blocks: blocks through the first user
-    message (the part every later turn of the conversation repeats; 0 for a bare prompt).
+    message (the part every later turn of the conversation repeats; 0 for a bare prompt);
+    ends: the prompt bytes covered through each block (a message's last block is short).
     """
 
-    __slots__ = ("first_turn_blocks", "system_blocks")
+    __slots__ = ("ends", "first_turn_blocks", "system_blocks")
 
     def __init__(self) -> None:
         super().__init__()
         self.system_blocks = 0
         self.first_turn_blocks = 0
+        self.ends: list[int] = []
+
+    def depth_for(self, chars: int) -> int:
+        """Blocks needed to cover at least `chars` bytes of the prompt; 0 when the prompt is shorter."""
+        return bisect_left(self.ends, chars) + 1 if self.ends and self.ends[-1] >= chars else 0
 
 
 EMPTY = PrefixHashes()
@@ -78,6 +85,8 @@ def prefix_block_hashes(payload: dict[str, Any], block_chars: int = BLOCK_CHARS,
     crc32, adler32 = zlib.crc32, zlib.adler32
     c, a = 0, 1
     append = out.append
+    ends = out.ends
+    covered = 0
     budget = max_blocks * block_chars
     in_system = True
     for role, content in segments:
@@ -89,6 +98,8 @@ def prefix_block_hashes(payload: dict[str, Any], block_chars: int = BLOCK_CHARS,
             c = crc32(block, c)
             a = adler32(block, a)
             append(a << 32 | c)
+            ends.append(covered + len(block))
+            covered += len(block)
         budget -= size
         if in_system:
             if role in ("system", "developer"):

@@ -1,0 +1,262 @@
+"""llm-aware picking and prefix hashing, in process: each test fails when its behaviour is removed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from test_picking import Req, endpoints, picker
+from tokenway_gateway.api.route import LoadBalancing
+from tokenway_gateway.picking import AttemptOutcome, Outcome, PickerRegistry, prefix_block_hashes
+from tokenway_gateway.picking.affinity import AffinityIndex
+from tokenway_gateway.picking.prefix import MAX_BLOCKS
+from tokenway_gateway.routing.endpoints import Endpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+SYSTEM = "You are the support assistant of tenant %d. Policies follow. " + "Answer precisely and cite the policy. " * 60
+
+
+def conversation(tenant: int, chat: int, turns: int) -> dict[str, Any]:
+    messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM % tenant}]
+    for turn in range(turns):
+        messages.append({"role": "user", "content": f"chat {chat} question {turn}: " + "details " * 30})
+        if turn < turns - 1:
+            messages.append({"role": "assistant", "content": f"answer {turn} of chat {chat} " + "words " * 40})
+    return {"model": "m", "messages": messages}
+
+
+def scrape(endpoint: Endpoint, waiting: float = 0.0, kv: float = 0.0, age: float = 0.0) -> None:
+    endpoint.waiting = waiting
+    endpoint.kv_usage = kv
+    endpoint.scraped_at = time.monotonic() - age
+    endpoint.in_flight_at_scrape = endpoint.in_flight
+
+
+# ---- prefix hashing ------------------------------------------------------------------------------
+def test_later_turns_repeat_earlier_turns_hashes() -> None:
+    one, two, three = (prefix_block_hashes(conversation(1, 7, t)) for t in (1, 2, 3))
+    assert len(one) < len(two) < len(three)
+    assert two[:len(one)] == one and three[:len(two)] == two
+    assert one.first_turn_blocks == two.first_turn_blocks == three.first_turn_blocks == len(one)
+    assert 0 < one.system_blocks < one.first_turn_blocks
+
+
+def test_different_prompts_differ_from_the_first_differing_block() -> None:
+    a = prefix_block_hashes(conversation(1, 1, 2))
+    b = prefix_block_hashes(conversation(1, 2, 2))  # same tenant, another chat
+    c = prefix_block_hashes(conversation(2, 1, 2))  # another tenant
+    shared = a.system_blocks - 1  # the system prompt's full blocks
+    assert a[:shared] == b[:shared] and a[a.first_turn_blocks - 1] != b[b.first_turn_blocks - 1]
+    assert a[0] != c[0]
+    roles = prefix_block_hashes({"messages": [{"role": "user", "content": "hello"}]})
+    assert roles != prefix_block_hashes({"messages": [{"role": "assistant", "content": "hello"}]})
+
+
+def test_prefix_hashes_are_the_same_in_every_process() -> None:
+    """Gateway replicas must agree: the builtin hash() of bytes would differ between processes."""
+    code = ("import sys, json; sys.path.insert(0, 'dataplane');"
+            "from tokenway_gateway.picking import prefix_block_hashes;"
+            "print(json.dumps(list(prefix_block_hashes({'messages': [{'role': 'user', 'content': 'x' * 3000}]}))))")
+    outs = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        outs.add(subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                                check=True, timeout=60).stdout)
+    assert len(outs) == 1
+    assert outs.pop().strip() == str(list(prefix_block_hashes({"messages": [{"role": "user",
+                                                                              "content": "x" * 3000}]})))
+
+
+def test_prefix_hashing_is_bounded_and_handles_every_shape() -> None:
+    huge = prefix_block_hashes({"messages": [{"role": "user", "content": "y" * 5_000_000}]})
+    assert len(huge) == MAX_BLOCKS
+    assert len(prefix_block_hashes({"prompt": "z" * 3000})) >= 5
+    assert len(prefix_block_hashes({"prompt": [1, 2, 3]})) == 1
+    assert prefix_block_hashes({"input": "embed me"}) == []
+    parts = {"messages": [{"role": "user", "content": [{"type": "text", "text": "look"},
+                                                        {"type": "image_url", "image_url": {"url": "data:x"}}]}]}
+    assert len(prefix_block_hashes(parts)) == 1
+    assert prefix_block_hashes({"messages": [None, {"role": 3, "content": None}]})  # odd shapes never raise
+
+
+# ---- prefix affinity -----------------------------------------------------------------------------
+def test_a_conversation_stays_on_one_endpoint_across_turns() -> None:
+    eps = endpoints(6)
+    p = picker("llm-aware", eps)
+    homes = Counter()
+    for chat in range(60):
+        first = p.pick(Req(payload=conversation(chat % 5, chat, 1)), ())
+        for turns in range(2, 6):
+            assert p.pick(Req(payload=conversation(chat % 5, chat, turns)), ()) is first
+        homes[first] += 1
+    assert len(homes) == 6 and max(homes.values()) < 25, homes  # conversations spread over the fleet
+
+
+def test_gateway_replicas_agree_without_sharing_state() -> None:
+    """Three registries (three gateway processes) over the same URLs place every turn alike."""
+    fleets = [endpoints(6) for _ in range(3)]
+    pickers = [PickerRegistry().picker("pool", LoadBalancing(algorithm="llm-aware"), None, fleet)
+               for fleet in fleets]
+    for chat in range(40):
+        placed = set()
+        for turns in range(1, 5):
+            replica = (chat + turns) % 3  # each turn lands on another gateway replica
+            chosen = pickers[replica].pick(Req(payload=conversation(chat % 4, chat, turns)), ())
+            assert chosen is not None
+            placed.add(chosen.url)
+        assert len(placed) == 1
+
+
+def test_a_short_shared_system_prompt_makes_no_hotspot() -> None:
+    eps = endpoints(6)
+    p = picker("llm-aware", eps)
+    counts: Counter[Endpoint] = Counter()
+    for i in range(600):  # every request: the same short system prompt, a short distinct question
+        payload = {"messages": [{"role": "system", "content": "You are a helpful assistant."},
+                                {"role": "user", "content": f"question {i}"}]}
+        chosen = p.pick(Req(payload=payload), ())
+        assert chosen is not None
+        counts[chosen] += 1
+        chosen.in_flight += 1  # they stay: a hotspot would show as a pile on one endpoint
+    assert max(counts.values()) <= 101, counts
+
+
+def test_sticky_until_saturated() -> None:
+    eps = endpoints(6)
+    for e in eps:
+        scrape(e)
+    p = picker("llm-aware", eps)
+    home = p.pick(Req(payload=conversation(1, 1, 1)), ())
+    assert home is not None
+    scrape(home, waiting=3)  # busier than the rest but not saturated (threshold 5): affinity wins
+    assert p.pick(Req(payload=conversation(1, 1, 2)), ()) is home
+    scrape(home, waiting=9)  # saturated: the conversation goes elsewhere
+    moved = p.pick(Req(payload=conversation(1, 1, 3)), ())
+    assert moved is not None and moved is not home
+    scrape(home, waiting=0)
+    assert p.pick(Req(payload=conversation(1, 1, 4)), ()) is home
+
+
+def test_kv_saturation_filters_and_all_saturated_still_picks() -> None:
+    eps = endpoints(3)
+    for e in eps:
+        scrape(e, kv=0.95)
+    scrape(eps[2], kv=0.2)
+    p = picker("llm-aware", eps, scorers={"kvCache": 0, "queue": 0, "inFlight": 0, "ttft": 0, "prefixCache": 0})
+    assert all(p.pick(Req(), ()) is eps[2] for _ in range(30))  # the filter alone decides
+    scrape(eps[2], kv=0.95)
+    assert {p.pick(Req(), ()) for _ in range(60)} == set(eps)  # soft: all saturated, all stay
+
+
+# ---- load scorers --------------------------------------------------------------------------------
+def only(scorer: str) -> dict[str, float]:
+    weights = {"queue": 0.0, "kvCache": 0.0, "prefixCache": 0.0, "inFlight": 0.0, "ttft": 0.0}
+    weights[scorer] = 1.0
+    return weights
+
+
+def test_queue_scorer_prefers_the_shortest_scraped_queue() -> None:
+    eps = endpoints(3)
+    for e, waiting in zip(eps, [4, 0, 2], strict=True):
+        scrape(e, waiting=waiting)
+    p = picker("llm-aware", eps, scorers=only("queue"))
+    assert all(p.pick(Req(), ()) is eps[1] for _ in range(20))
+
+
+def test_queue_estimate_counts_requests_sent_since_the_scrape() -> None:
+    eps = endpoints(2)
+    scrape(eps[0], waiting=1)
+    scrape(eps[1], waiting=0)
+    eps[1].in_flight += 3  # three requests went to eps[1] after its scrape
+    p = picker("llm-aware", eps, scorers=only("queue"))
+    assert p.pick(Req(), ()) is eps[0]
+
+
+def test_a_stale_scrape_is_discounted() -> None:
+    eps = endpoints(2)
+    scrape(eps[0], waiting=4, age=60.0)  # long ago: the gateway's own count (0 in flight) is used instead
+    scrape(eps[1], waiting=1)
+    p = picker("llm-aware", eps, scorers=only("queue"))
+    assert p.pick(Req(), ()) is eps[0]
+
+
+def test_kv_cache_scorer_prefers_free_cache() -> None:
+    eps = endpoints(3)
+    for e, kv in zip(eps, [0.7, 0.1, 0.5], strict=True):
+        scrape(e, kv=kv)
+    p = picker("llm-aware", eps, scorers=only("kvCache"))
+    assert all(p.pick(Req(), ()) is eps[1] for _ in range(20))
+
+
+def test_in_flight_scorer_uses_the_gateways_own_count_and_weights() -> None:
+    eps = endpoints(3)
+    eps[0].in_flight, eps[1].in_flight, eps[2].in_flight = 3, 2, 4
+    eps[2].weight = 4  # 4 in flight at weight 4 is the lightest load
+    p = picker("llm-aware", eps, scorers=only("inFlight"))
+    assert p.pick(Req(), ()) is eps[2]
+
+
+def test_ttft_scorer_prefers_the_faster_endpoint() -> None:
+    eps = endpoints(2)
+    p = picker("llm-aware", eps, scorers=only("ttft"))
+    for _ in range(5):
+        p.observe(eps[0], AttemptOutcome(Outcome.OK, 200, ttft=0.8))
+        p.observe(eps[1], AttemptOutcome(Outcome.OK, 200, ttft=0.1))
+    assert all(p.pick(Req(), ()) is eps[1] for _ in range(20))
+
+
+def test_model_filter_skips_endpoints_without_the_model() -> None:
+    eps = endpoints(3)
+    eps[0].served_models = frozenset({"other"})
+    eps[1].served_models = frozenset({"m", "m-lora"})
+    p = picker("llm-aware", eps)
+    picked = {p.pick(Req(model="m-lora"), ()) for _ in range(60)}
+    assert picked == {eps[1], eps[2]}  # eps[2] reports nothing: kept
+    eps[1].served_models = eps[2].served_models = frozenset({"other"})
+    assert {p.pick(Req(model="m"), ()) for _ in range(60)} == set(eps)  # nobody reports it: filter steps aside
+
+
+# ---- session affinity ----------------------------------------------------------------------------
+def test_session_affinity_holds_while_healthy_and_not_saturated() -> None:
+    eps = endpoints(6)
+    for e in eps:
+        scrape(e)
+    p = picker("llm-aware", eps)
+    home = p.pick(Req(session=b"user-42", payload=conversation(1, 1, 1)), ())
+    for chat in range(20):  # different prompts, one session: one endpoint
+        assert p.pick(Req(session=b"user-42", payload=conversation(chat, chat, 2)), ()) is home
+    assert home is not None
+    scrape(home, waiting=20)
+    assert p.pick(Req(session=b"user-42"), ()) is not home
+    scrape(home)
+    home.ejected_until = time.monotonic() + 30
+    assert p.pick(Req(session=b"user-42"), ()) is not home
+    home.ejected_until = 0.0
+    assert p.pick(Req(session=b"user-42"), ()) is home
+    off = picker("llm-aware", eps, sessionAffinity=False)
+    assert len({off.pick(Req(session=b"user-42"), ()) for _ in range(60)}) > 1
+
+
+# ---- bounded state and cost ----------------------------------------------------------------------
+def test_learned_index_is_bounded() -> None:
+    index = AffinityIndex(capacity=100)
+    eps = endpoints(2)
+    for chat in range(200):
+        index.record(prefix_block_hashes(conversation(chat, chat, 3)), 1, eps[chat % 2])
+    assert len(index) <= 100
+    latest = prefix_block_hashes(conversation(199, 199, 3))
+    assert index.deepest(latest, 1) == (eps[1], len(latest))
+
+
+def test_large_pool_keeps_conversations_home_with_a_bounded_candidate_set() -> None:
+    eps = endpoints(1000)
+    p = picker("llm-aware", eps)
+    for chat in range(30):
+        first = p.pick(Req(payload=conversation(chat, chat, 1)), ())
+        assert all(p.pick(Req(payload=conversation(chat, chat, t)), ()) is first for t in (2, 3))
+    assert len(p.candidates((), time.monotonic(), eps[:2])) <= 2 + 4
