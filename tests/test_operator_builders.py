@@ -1,14 +1,10 @@
-"""Pure parts of the operator, tested without a cluster: builders, compiler, status, RBAC, config source."""
+"""Pure parts of the operator, tested without a cluster: builders, compiler, status, cache, RBAC."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
 from typing import Any
 
-import httpx
-import pytest
 from tokenway_gateway.api import (
     CachePolicySpec,
     EndpointConfig,
@@ -16,20 +12,26 @@ from tokenway_gateway.api import (
     InferencePoolSpec,
     RoutePolicySpec,
 )
-from tokenway_gateway.config.kube_source import KubeConfigMapSource, KubeConnection, kube_source_from_arg
 from tokenway_gateway.config.store import ConfigStore, parse_config
 from tokenway_operator import conditions as c
 from tokenway_operator.applier import Applier
 from tokenway_operator.builders.gateway import gateway_children, gateway_config_map, gateway_deployment
 from tokenway_operator.builders.pool import pool_children, pool_deployment
+from tokenway_operator.cache import Cache, deployment_entries, slice_entries, track, tracked_entries
 from tokenway_operator.compile import compile_snapshot, missing_pools, render_config
 from tokenway_operator.endpoints import ready_endpoints
-from tokenway_operator.handlers import CHILD_RESOURCES, ENDPOINT_SLICES
-from tokenway_operator.kinds import INFERENCE_POOL, KINDS
-from tokenway_operator.meta import MANAGED_BY, POOL_LABEL
+from tokenway_operator.kinds import (
+    CHILD_KINDS,
+    ENDPOINT_SLICE,
+    INFERENCE_GATEWAY,
+    INFERENCE_POOL,
+    KINDS,
+    children_of,
+)
+from tokenway_operator.kube import object_path
+from tokenway_operator.meta import MANAGED_BY, POOL_LABEL, SERVICE_NAME_LABEL
 from tokenway_operator.rbac import OPERATOR_RULES
 from tokenway_operator.settings import Images
-from tokenway_operator.state import State
 from tokenway_operator.status import gateway_status, invalid, policy_status, pool_status
 from tokenway_operator.unsupported import unsupported_fields
 
@@ -349,29 +351,73 @@ def test_gateway_and_policy_status() -> None:
     assert conds[0].reason == "Compiled" and conds[0].status
 
 
-# ---- informer cache and drift -------------------------------------------------------------------
+# ---- the cache over kopf's indexes, and drift -------------------------------------------------
 
 
-def _pool_body(generation: int, spec: dict[str, Any], uid: str = UID) -> dict[str, Any]:
-    return {"metadata": {"name": "p", "namespace": "ns", "uid": uid, "generation": generation}, "spec": spec}
+def _pool_body(generation: int, spec: dict[str, Any], uid: str = UID, name: str = "p",
+               namespace: str = "ns") -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": namespace, "uid": uid, "generation": generation,
+                         "managedFields": [{"manager": "kubectl"}]},
+            "spec": spec, "status": {"readyReplicas": generation}}
 
 
-def test_state_keeps_last_valid_spec() -> None:
-    state = State()
-    tracked, changed = state.upsert(INFERENCE_POOL, _pool_body(1, {"models": [{"name": "m"}]}))
-    assert changed and tracked.spec is not None and tracked.error is None
-    _, changed = state.upsert(INFERENCE_POOL, _pool_body(1, {"models": [{"name": "m"}]}))
-    assert not changed
-    tracked, changed = state.upsert(INFERENCE_POOL, _pool_body(2, {"models": []}))
-    assert changed and tracked.error and tracked.spec is not None  # still serving generation 1
-    assert state.owner_alive(UID)
-    state.remove(INFERENCE_POOL, "ns", "p")
-    assert not state.owner_alive(UID)
+def test_track_keeps_the_last_valid_spec_and_parses_each_generation_once() -> None:
+    first = track(INFERENCE_POOL, _pool_body(1, {"models": [{"name": "m"}]}))
+    assert first.spec is not None and first.error is None and first.generation == 1
+    assert "managedFields" not in first.meta and "spec" not in first.body  # only identity and status are kept
+    status_only = track(INFERENCE_POOL, _pool_body(1, {"models": [{"name": "m"}]}), first)
+    assert status_only.spec is first.spec  # same generation: not parsed again
+    broken = track(INFERENCE_POOL, _pool_body(2, {"models": []}), status_only)
+    assert broken.error and "spec.models" in broken.error and broken.spec is first.spec  # still serving gen 1
+    recreated = track(INFERENCE_POOL, _pool_body(1, {"models": []}, uid="other"), broken)
+    assert recreated.spec is None  # a new object with the same name inherits nothing
+
+
+def _index(entries: list[dict[Any, Any]]) -> dict[Any, list[Any]]:
+    """What kopf builds from indexing results: key -> the values of every object under that key."""
+    index: dict[Any, list[Any]] = {}
+    for entry in entries:
+        for key, value in entry.items():
+            index.setdefault(key, []).append(value)
+    return index
+
+
+def test_cache_reads_what_the_indexing_functions_produce() -> None:
+    entries: list[dict[Any, Any]] = []
+    for body in (_pool_body(1, {"models": [{"name": "a"}]}, uid="u-a", name="a"),
+                 _pool_body(1, {"models": [{"name": "b"}]}, uid="u-b", name="b"),
+                 _pool_body(1, {"models": []}, uid="u-c", name="c"),  # invalid from the start
+                 _pool_body(1, {"models": [{"name": "x"}]}, uid="u-x", name="x", namespace="other")):
+        entries.append(tracked_entries(INFERENCE_POOL, body, _index(entries)))
+    pools = _index(entries)
+    slice_body = {"metadata": {"name": "a-x1", "namespace": "ns", "labels": {SERVICE_NAME_LABEL: "a"}},
+                  "addressType": "IPv4", "ports": [{"name": "http", "port": 8000}],
+                  "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": True}}]}
+    deployment = {"metadata": {"name": "a", "namespace": "ns", "generation": 3, "labels": {MANAGED_BY: "tokenway"},
+                               "managedFields": [{}]}, "spec": {"replicas": 2, "template": {}},
+                  "status": {"readyReplicas": 2}}
+    empty: dict[str, dict[Any, list[Any]]] = {k.kind: {} for k in KINDS}
+    cache = Cache({**empty, "InferencePool": pools}, _index([slice_entries(slice_body)]),
+                  _index([deployment_entries(deployment)]))
+    assert sorted(cache.specs(INFERENCE_POOL, "ns")) == ["a", "b"]  # c has no valid spec
+    assert [t.name for t in cache.all(INFERENCE_POOL, "other")] == ["x"]
+    assert cache.namespaces() == {"ns", "other"} and cache.count(INFERENCE_POOL) == 4
+    tracked = cache.get(INFERENCE_POOL, "ns", "a")
+    assert tracked is not None and tracked.uid == "u-a" and cache.get(INFERENCE_POOL, "ns", "zzz") is None
+    assert [e.url for e in ready_endpoints(cache.service_slices("ns", "a"))] == ["http://10.0.0.1:8000"]
+    assert cache.service_slices("ns", "b") == []
+    assert cache.deployment("ns", "a") == {"metadata": {"name": "a", "namespace": "ns", "generation": 3,
+                                                        "labels": {MANAGED_BY: "tokenway"}},
+                                           "spec": {"replicas": 2}, "status": {"readyReplicas": 2}}
+    owner = {"kind": "InferencePool", "name": "a", "uid": "u-a"}
+    assert cache.owner_alive("ns", owner)
+    assert not cache.owner_alive("ns", {**owner, "uid": "u-old"})  # same name, another object
+    assert not cache.owner_alive("other", owner) and not cache.owner_alive("ns", {**owner, "kind": "Pod"})
 
 
 def test_applier_detects_drift_by_generation_and_deletion() -> None:
     alive = {UID}
-    applier = Applier(kube=None, owner_alive=alive.__contains__)  # type: ignore[arg-type]
+    applier = Applier(kube=None, owner_alive=lambda ns, ref: ref["uid"] in alive)  # type: ignore[arg-type]
     manifest = pool_children("p", "ns", UID, pool(), IMAGES)[0]
     key = ("Deployment", "ns", "p")
     applier.desired[key] = manifest
@@ -388,7 +434,7 @@ def test_applier_detects_drift_by_generation_and_deletion() -> None:
 
 
 def test_applier_uses_resource_version_without_generation() -> None:
-    applier = Applier(kube=None, owner_alive=lambda uid: True)  # type: ignore[arg-type]
+    applier = Applier(kube=None, owner_alive=lambda ns, ref: True)  # type: ignore[arg-type]
     cm = gateway_config_map("gw", "ns", UID, "version: x\n", "x")
     key = ("ConfigMap", "ns", "gw-config")
     applier.desired[key] = cm
@@ -399,7 +445,21 @@ def test_applier_uses_resource_version_without_generation() -> None:
     assert applier.drifted("MODIFIED", obj) is cm
 
 
-# ---- RBAC ---------------------------------------------------------------------------------------
+# ---- one table of child kinds, and RBAC ---------------------------------------------------------
+
+
+def test_child_kinds_table_covers_everything_the_builders_make() -> None:
+    """A kind the builders make but the table lacks would be neither watched for drift nor granted by RBAC."""
+    pool_kinds = {m["kind"] for m in pool_children("p", "ns", UID, pool(), IMAGES)}
+    gateway_kinds = {m["kind"] for m in gateway_children("g", "ns", UID, InferenceGatewaySpec(), "img", {})}
+    gateway_kinds.add(gateway_config_map("g", "ns", UID, "", "v")["kind"])
+    assert {c.kind for c in children_of(INFERENCE_POOL)} == pool_kinds
+    assert {c.kind for c in children_of(INFERENCE_GATEWAY)} == gateway_kinds
+    for manifest in [*pool_children("p", "ns", UID, pool(), IMAGES),
+                     *gateway_children("g", "ns", UID, InferenceGatewaySpec(), "img", {})]:
+        child = next(c for c in CHILD_KINDS if c.kind == manifest["kind"])
+        assert manifest["apiVersion"] == child.api_version
+        assert object_path(child.api_version, child.kind, "ns", "x").endswith(f"/namespaces/ns/{child.plural}/x")
 
 
 def _allowed(group: str, resource: str, verb: str) -> bool:
@@ -408,11 +468,10 @@ def _allowed(group: str, resource: str, verb: str) -> bool:
 
 
 def test_rbac_covers_what_the_operator_watches_and_writes() -> None:
-    for group_version, plural in CHILD_RESOURCES:
-        group = group_version.rpartition("/")[0]
+    for child in CHILD_KINDS:
         for verb in ("get", "list", "watch", "create", "patch", "delete"):
-            assert _allowed(group, plural, verb), (group, plural, verb)
-    assert _allowed("discovery.k8s.io", ENDPOINT_SLICES[1], "watch")
+            assert _allowed(child.group, child.plural, verb), (child.group, child.plural, verb)
+    assert _allowed(ENDPOINT_SLICE.group, ENDPOINT_SLICE.plural, "watch")
     for kind in KINDS:
         assert _allowed("tokenway.io", kind.plural, "watch") and _allowed("tokenway.io", kind.plural, "patch")
         assert _allowed("tokenway.io", f"{kind.plural}/status", "patch")
@@ -420,93 +479,20 @@ def test_rbac_covers_what_the_operator_watches_and_writes() -> None:
     assert not any("*" in r["verbs"] or "*" in r["resources"] for r in OPERATOR_RULES)
 
 
-# ---- KubeConfigMapSource (against a fake API server) --------------------------------------------
+def test_retried_kopf_requests_log_as_warnings() -> None:
+    """A fresh CRD answers 429 "storage is (re)initializing" for a moment; kopf retries: not an error."""
+    import logging
 
+    from tokenway_operator.logs import RetriedRequestsAreWarnings
 
-def test_kubeconfig_parsing(tmp_path: Any) -> None:
-    path = tmp_path / "config"
-    path.write_text(json.dumps({
-        "current-context": "c",
-        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u", "namespace": "ns"}}],
-        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:6443/",
-                                               "certificate-authority-data": base64.b64encode(b"CA").decode()}}],
-        "users": [{"name": "u", "user": {"token": "tok"}}],
-    }))
-    conn = KubeConnection.from_kubeconfig(path)
-    assert conn.server == "https://127.0.0.1:6443" and conn.ca_data == b"CA"
-    assert conn.headers() == {"Authorization": "Bearer tok"} and conn.namespace == "ns"
+    def record(name: str, level: int, msg: str) -> logging.LogRecord:
+        return logging.LogRecord(name, level, __file__, 1, msg, None, None)
 
-
-def test_kube_source_from_arg() -> None:
-    source = kube_source_from_arg("ml/gw-config", ConfigStore())
-    assert (source.namespace, source.name, source.key) == ("ml", "gw-config", "config.yaml")
-    with pytest.raises(ValueError):
-        kube_source_from_arg("ml/", ConfigStore())
-
-
-class _FakeConnection(KubeConnection):
-    def __init__(self, handler: Any) -> None:
-        super().__init__(server="https://kube.test", token="t")
-        self._handler = handler
-
-    def client(self, timeout: httpx.Timeout | float = 30.0) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.server, transport=httpx.MockTransport(self._handler))
-
-
-def _cm(version: str, rv: str) -> dict[str, Any]:
-    config = compile_snapshot({"a": pool()}, {"a": [EndpointConfig(url=f"http://10.0.0.{version}:8000")]}, {}, {})
-    return {"metadata": {"name": "gw-config", "resourceVersion": rv}, "data": {"config.yaml": render_config(config)}}
-
-
-async def test_kube_source_lists_watches_and_relists_on_410() -> None:
-    calls: list[dict[str, str]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        params = dict(request.url.params)
-        calls.append(params)
-        assert params["fieldSelector"] == "metadata.name=gw-config"
-        assert request.headers["authorization"] == "Bearer t"
-        if "watch" not in params:
-            n = sum(1 for call in calls if "watch" not in call)
-            return httpx.Response(200, json={"metadata": {"resourceVersion": str(10 * n)},
-                                             "items": [_cm(str(n), str(10 * n))]})
-        if params["resourceVersion"] == "10":
-            lines = [{"type": "MODIFIED", "object": _cm("5", "11")},
-                     {"type": "ERROR", "object": {"code": 410, "message": "too old"}}]
-            return httpx.Response(200, content="\n".join(json.dumps(x) for x in lines).encode())
-        return httpx.Response(200, content=b"")  # an idle watch that ends
-
-    store = ConfigStore()
-    seen: list[str] = []
-    store.subscribe(lambda config: seen.append(config.pools[0].endpoints[0].url))
-    source = KubeConfigMapSource("ml", "gw-config", store, connection=_FakeConnection(handler))
-    task = asyncio.create_task(source.run())
-    for _ in range(100):
-        await asyncio.sleep(0.01)
-        if len(seen) >= 3:
-            break
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    assert seen[:3] == ["http://10.0.0.1:8000", "http://10.0.0.5:8000", "http://10.0.0.2:8000"]
-
-
-async def test_kube_source_keeps_good_config_on_bad_revision() -> None:
-    good = _cm("1", "1")
-    bad = {"metadata": {"name": "gw-config", "resourceVersion": "2"}, "data": {"config.yaml": "pools: [{}]"}}
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if "watch" not in request.url.params:
-            return httpx.Response(200, json={"metadata": {"resourceVersion": "1"}, "items": [good]})
-        return httpx.Response(200, content=json.dumps({"type": "MODIFIED", "object": bad}).encode())
-
-    store = ConfigStore()
-    source = KubeConfigMapSource("ml", "gw-config", store, connection=_FakeConnection(handler))
-    task = asyncio.create_task(source.run())
-    for _ in range(50):
-        await asyncio.sleep(0.01)
-        if store.rejected:
-            break
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    assert store.rejected >= 1 and store.current is not None
-    assert store.current.pools[0].endpoints[0].url == "http://10.0.0.1:8000"
+    demote = RetriedRequestsAreWarnings()
+    retried = record("kopf._cogs.clients.watching", logging.ERROR,
+                     "Request attempt #1/9 failed; will retry: GET /apis/tokenway.io/v1alpha1/routepolicies -> 429")
+    assert demote.filter(retried) and retried.levelno == logging.WARNING and retried.levelname == "WARNING"
+    final = record("kopf._cogs.clients.watching", logging.ERROR, "Request attempt #9/9 failed; escalating: GET /x")
+    ours = record("tokenway.operator", logging.ERROR, "compiling failed; will retry")
+    assert demote.filter(final) and final.levelno == logging.ERROR
+    assert demote.filter(ours) and ours.levelno == logging.ERROR

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .kube import Kube, KubeError
@@ -27,11 +27,19 @@ def key_of(obj: dict[str, Any]) -> tuple[str, str, str]:
     return str(obj.get("kind")), str(meta.get("namespace", "")), str(meta.get("name"))
 
 
-def owner_uid(obj: dict[str, Any]) -> str | None:
+def controller_ref(obj: dict[str, Any]) -> dict[str, Any] | None:
     for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
         if ref.get("controller"):
-            return str(ref.get("uid"))
+            return dict(ref)
     return None
+
+
+def owner_uid(obj: dict[str, Any]) -> str | None:
+    ref = controller_ref(obj)
+    return str(ref.get("uid")) if ref is not None else None
+
+# (namespace, the controller's ownerReference) -> whether that owner still exists.
+OwnerAlive = Callable[[str, Mapping[str, Any]], bool]
 
 
 def _observed(obj: dict[str, Any]) -> tuple[int | None, str | None]:
@@ -41,7 +49,7 @@ def _observed(obj: dict[str, Any]) -> tuple[int | None, str | None]:
 
 
 class Applier:
-    def __init__(self, kube: Kube, owner_alive: Callable[[str], bool]) -> None:
+    def __init__(self, kube: Kube, owner_alive: OwnerAlive) -> None:
         self.kube = kube
         self.owner_alive = owner_alive
         self.desired: dict[tuple[str, str, str], Manifest] = {}
@@ -84,8 +92,7 @@ class Applier:
         manifest = self.desired.get(key)
         if manifest is None or key in self._in_flight:
             return None
-        uid = owner_uid(manifest)
-        if uid is not None and not self.owner_alive(uid):
+        if not self._owner_alive(manifest):
             self.forget(key)
             return None
         if event_type == "DELETED":
@@ -115,12 +122,15 @@ class Applier:
                     return
                 await asyncio.sleep(delay)
 
+    def _owner_alive(self, manifest: Manifest) -> bool:
+        ref = controller_ref(manifest)
+        return ref is None or self.owner_alive(key_of(manifest)[1], ref)
+
     async def resync(self) -> None:
         """Re-apply everything (a no-op write when nothing drifted): the backstop for missed events."""
         started = time.monotonic()
         for manifest in list(self.desired.values()):
-            uid = owner_uid(manifest)
-            if uid is not None and not self.owner_alive(uid):
+            if not self._owner_alive(manifest):
                 self.forget(key_of(manifest))
                 continue
             try:

@@ -14,14 +14,18 @@ DESCRIPTION = """Run the Tokenway Kubernetes operator.
 
 Reconciles InferencePool, RoutePolicy, CachePolicy and InferenceGateway objects into
 inference Deployments, gateway Deployments and one compiled gateway config per
-namespace (ConfigMap <gateway>-config). Credentials: in-cluster service account,
-else $KUBECONFIG. Serves liveness on --liveness and Prometheus metrics on
+namespace (ConfigMap <gateway>-config). Credentials: --kubeconfig/--context, else the
+in-cluster service account, else $KUBECONFIG (token, client certificate or exec plugin,
+e.g. EKS, GKE, AKS). Serves liveness on --liveness and Prometheus metrics on
 --metrics-port. Several replicas coordinate through kopf peering (--peering)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from .settings import GATEWAY_IMAGE, SGLANG_IMAGE, VLLM_IMAGE
 
+    kube = parser.add_argument_group("Kubernetes")
+    kube.add_argument("--kubeconfig", default=None, help="kubeconfig path (default: in-cluster, else $KUBECONFIG)")
+    kube.add_argument("--context", default=None, help="kubeconfig context (default: its current-context)")
     scope = parser.add_argument_group("scope")
     scope.add_argument("-n", "--namespace", action="append", default=[], metavar="NS",
                        help="watch only this namespace (repeatable; globs allowed); default: all namespaces")
@@ -47,7 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tun = parser.add_argument_group("tuning")
     tun.add_argument("--resync-seconds", type=float, default=300.0,
                      help="re-apply every child this often, a backstop for missed events (default %(default)s)")
-    tun.add_argument("--kubeconfig", default=None, help="kubeconfig path (default: in-cluster, else $KUBECONFIG)")
     tun.add_argument("--log-level", default=os.environ.get("TOKENWAY_LOG_LEVEL", "info"),
                      choices=["debug", "info", "warning", "error"])
 
@@ -61,18 +64,15 @@ def default_priority() -> int:
 def run(args: argparse.Namespace) -> int:
     import kopf
     from prometheus_client import start_http_server
-    from tokenway_gateway.config.kube_source import KubeConnection, KubeCredentialsError
+    from tokenway_gateway.kube import KubeConnection, KubeCredentialsError
 
     from . import handlers  # noqa: F401  (registers the handlers)
+    from .logs import configure
     from .settings import Images, OperatorSettings
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.log_level != "debug":
-        for noisy in ("httpx", "aiohttp.access", "kopf.objects", "kopf.activities"):
-            # One line per handler success is noise at scale; failures are still logged.
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure(args.log_level)
     try:
-        connection = KubeConnection.from_kubeconfig(args.kubeconfig) if args.kubeconfig else KubeConnection.from_env()
+        connection = KubeConnection.from_env(args.kubeconfig, args.context)
     except (KubeCredentialsError, OSError, ValueError, KeyError) as exc:
         logging.getLogger("tokenway.operator").error("cannot reach Kubernetes: %s", exc)
         return 2

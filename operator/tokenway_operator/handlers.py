@@ -1,18 +1,29 @@
-"""kopf handlers: thin adapters from watch events to the Runtime's reconcilers.
+"""kopf handlers: thin adapters from watch events to the reconcilers, plus kopf's indexes.
 
-Importing this module registers the handlers in kopf's default registry.
+Importing this module registers everything in kopf's default registry.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 from tokenway_gateway.api import API_GROUP, API_VERSION
-from tokenway_gateway.config.kube_source import KubeConnection
+from tokenway_gateway.kube import KubeConnection
 
-from .kinds import CACHE_POLICY, KINDS, ROUTE_POLICY, Kind
+from .cache import Cache, deployment_entries, slice_entries, tracked_entries
+from .kinds import (
+    CACHE_POLICY,
+    CHILD_KINDS,
+    ENDPOINT_SLICE,
+    INFERENCE_GATEWAY,
+    INFERENCE_POOL,
+    KINDS,
+    ROUTE_POLICY,
+    Kind,
+)
 from .kube import Kube
 from .meta import COMPONENT, INSTANCE, MANAGED_BY, MANAGER, POOL_LABEL
 from .metrics import MANAGED
@@ -21,22 +32,15 @@ from .settings import OperatorSettings
 
 log = logging.getLogger("tokenway.operator")
 
-# Kinds the operator creates; watched (server-side filtered by label) to undo drift and deletions.
-CHILD_RESOURCES = (
-    ("apps/v1", "deployments"),
-    ("v1", "services"),
-    ("v1", "serviceaccounts"),
-    ("v1", "configmaps"),
-    ("policy/v1", "poddisruptionbudgets"),
-    ("rbac.authorization.k8s.io/v1", "roles"),
-    ("rbac.authorization.k8s.io/v1", "rolebindings"),
-)
-ENDPOINT_SLICES = ("discovery.k8s.io/v1", "endpointslices")
 MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGER}"
+SLICES_INDEX = "tokenway_endpointslices"
+DEPLOYMENTS_INDEX = "tokenway_deployments"
 
 
 def runtime(memo: Any) -> Runtime:
+    """For resource handlers only: kopf runs them after every index is filled, so the first call says so."""
     rt: Runtime = memo.runtime
+    rt.indexes_ready()
     return rt
 
 
@@ -44,24 +48,27 @@ def runtime(memo: Any) -> Runtime:
 
 
 @kopf.on.login()
-def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
-    """One credential source for kopf's watches and our writes (in-cluster or $KUBECONFIG)."""
+async def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
+    """One credential source for kopf's watches and our writes (in-cluster or a kubeconfig, exec plugins too).
+
+    kopf logs in again when ``expiration`` passes or the API server answers 401."""
     conn: KubeConnection = memo.connection
-    token = conn.bearer_token()  # re-read on each login: kopf logs in again on 401 (rotated tokens)
+    creds = await conn.credentials()
     return kopf.ConnectionInfo(
         server=conn.server,
         ca_data=conn.ca_data,
         insecure=conn.insecure,
-        token=token,
-        scheme="Bearer" if token else None,
-        certificate_data=conn.cert_data,
-        private_key_data=conn.key_data,
+        token=creds.token,
+        scheme="Bearer" if creds.token else None,
+        certificate_data=creds.cert_data,
+        private_key_data=creds.key_data,
         default_namespace=conn.namespace,
+        expiration=datetime.fromtimestamp(creds.expires_at, UTC) if creds.expires_at is not None else None,
     )
 
 
 @kopf.on.startup()
-async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+async def startup(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> None:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=API_GROUP, key="last-handled-configuration")
@@ -70,74 +77,81 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.networking.request_timeout = 60
-    for group_version, plural in CHILD_RESOURCES:
-        settings.watching.label_selectors[group_version, plural] = MANAGED_SELECTOR
-    settings.watching.label_selectors[ENDPOINT_SLICES] = POOL_LABEL
+    for child in CHILD_KINDS:
+        settings.watching.label_selectors[child.api_version, child.plural] = MANAGED_SELECTOR
+    settings.watching.label_selectors[ENDPOINT_SLICE.api_version, ENDPOINT_SLICE.plural] = POOL_LABEL
     op_settings: OperatorSettings = memo.operator_settings
     settings.peering.lifetime = op_settings.peering_lifetime
-    memo.runtime = Runtime(Kube(memo.connection), op_settings)
+    # The indexes are live objects: empty now, complete before any resource handler runs.
+    cache = Cache.from_kwargs(kwargs, SLICES_INDEX, DEPLOYMENTS_INDEX)
+    memo.runtime = Runtime(Kube(memo.connection), op_settings, cache)
     memo.runtime.start()
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: Any, **_: Any) -> None:
     if getattr(memo, "runtime", None) is not None:
-        await runtime(memo).stop()
+        await memo.runtime.stop()
 
 
-# ---- Tokenway kinds: informer cache ------------------------------------------------------------
+# ---- indexes: what the reconcilers and the config compiler read --------------------------------
 
 
-def _cache_handler(kind: Kind) -> None:
+def _register_kind(kind: Kind) -> None:
+    def index(body: kopf.Body, **kwargs: Any) -> dict[Any, Any]:
+        return tracked_entries(kind, body, kwargs[kind.index_id])
+
     async def on_event(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
         rt = runtime(memo)
-        meta: dict[str, Any] = body.get("metadata") or {}
-        namespace, name = meta.get("namespace", ""), meta.get("name", "")
         if type == "DELETED":
-            gone = rt.state.remove(kind, namespace, name)
-            if gone is not None:
-                rt.forget(gone)
-            rt.mark(namespace)
-        else:
-            changed = rt.state.upsert(kind, dict(body))[1]
-            if changed:
-                rt.mark(namespace)
-        MANAGED.labels(kind=kind.kind).set(sum(len(v) for v in rt.state.objects[kind.kind].values()))
+            rt.deleted(kind, dict(body))
+        MANAGED.labels(kind=kind.kind).set(rt.cache.count(kind))
 
-    kopf.on.event(API_GROUP, API_VERSION, kind.plural, id=f"cache-{kind.plural}")(on_event)
+    kopf.index(API_GROUP, API_VERSION, kind.plural, id=kind.index_id)(index)
+    kopf.on.event(API_GROUP, API_VERSION, kind.plural, id=f"deleted-{kind.plural}")(on_event)
 
 
 for _kind in KINDS:
-    _cache_handler(_kind)
+    _register_kind(_kind)
+
+
+@kopf.index(ENDPOINT_SLICE.api_version, ENDPOINT_SLICE.plural, labels={POOL_LABEL: kopf.PRESENT}, id=SLICES_INDEX)
+def index_endpoint_slice(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return slice_entries(body)
+
+
+@kopf.index("apps/v1", "deployments", labels={MANAGED_BY: MANAGER}, id=DEPLOYMENTS_INDEX)
+def index_deployment(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return deployment_entries(body)
 
 
 # ---- Tokenway kinds: reconcilers ---------------------------------------------------------------
 
 
-@kopf.on.resume(API_GROUP, API_VERSION, "inferencepools")
-@kopf.on.create(API_GROUP, API_VERSION, "inferencepools")
-@kopf.on.update(API_GROUP, API_VERSION, "inferencepools")
+@kopf.on.resume(API_GROUP, API_VERSION, INFERENCE_POOL.plural)
+@kopf.on.create(API_GROUP, API_VERSION, INFERENCE_POOL.plural)
+@kopf.on.update(API_GROUP, API_VERSION, INFERENCE_POOL.plural)
 async def reconcile_pool(body: kopf.Body, memo: Any, **_: Any) -> None:
-    await runtime(memo).reconcile_pool(dict(body))
+    await runtime(memo).pools.reconcile(dict(body))
 
 
-@kopf.on.resume(API_GROUP, API_VERSION, "inferencegateways")
-@kopf.on.create(API_GROUP, API_VERSION, "inferencegateways")
-@kopf.on.update(API_GROUP, API_VERSION, "inferencegateways")
+@kopf.on.resume(API_GROUP, API_VERSION, INFERENCE_GATEWAY.plural)
+@kopf.on.create(API_GROUP, API_VERSION, INFERENCE_GATEWAY.plural)
+@kopf.on.update(API_GROUP, API_VERSION, INFERENCE_GATEWAY.plural)
 async def reconcile_gateway(body: kopf.Body, memo: Any, **_: Any) -> None:
-    await runtime(memo).reconcile_gateway(dict(body))
+    await runtime(memo).gateways.reconcile(dict(body))
 
 
-@kopf.on.resume(API_GROUP, API_VERSION, "routepolicies")
-@kopf.on.create(API_GROUP, API_VERSION, "routepolicies")
-@kopf.on.update(API_GROUP, API_VERSION, "routepolicies")
+@kopf.on.resume(API_GROUP, API_VERSION, ROUTE_POLICY.plural)
+@kopf.on.create(API_GROUP, API_VERSION, ROUTE_POLICY.plural)
+@kopf.on.update(API_GROUP, API_VERSION, ROUTE_POLICY.plural)
 async def reconcile_route_policy(body: kopf.Body, memo: Any, **_: Any) -> None:
     await runtime(memo).reconcile_policy(dict(body), ROUTE_POLICY)
 
 
-@kopf.on.resume(API_GROUP, API_VERSION, "cachepolicies")
-@kopf.on.create(API_GROUP, API_VERSION, "cachepolicies")
-@kopf.on.update(API_GROUP, API_VERSION, "cachepolicies")
+@kopf.on.resume(API_GROUP, API_VERSION, CACHE_POLICY.plural)
+@kopf.on.create(API_GROUP, API_VERSION, CACHE_POLICY.plural)
+@kopf.on.update(API_GROUP, API_VERSION, CACHE_POLICY.plural)
 async def reconcile_cache_policy(body: kopf.Body, memo: Any, **_: Any) -> None:
     await runtime(memo).reconcile_policy(dict(body), CACHE_POLICY)
 
@@ -149,44 +163,28 @@ async def on_child_event(type: str | None, body: kopf.Body, memo: Any, **_: Any)
     await runtime(memo).applier.on_child_event(type, dict(body))
 
 
-for _group_version, _plural in CHILD_RESOURCES[1:]:
-    kopf.on.event(_group_version, _plural, labels={MANAGED_BY: MANAGER}, id=f"child-{_plural}")(on_child_event)
+for _child in CHILD_KINDS:
+    if _child.kind != "Deployment":  # below: drift and the owner's status
+        kopf.on.event(_child.api_version, _child.plural, labels={MANAGED_BY: MANAGER},
+                      id=f"child-{_child.plural}")(on_child_event)
 
 
 @kopf.on.event("apps/v1", "deployments", labels={MANAGED_BY: MANAGER}, id="child-deployments")
 async def on_deployment_event(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
-    """Drift on the Deployment, and the replica counts the owner's status reports."""
+    """Drift on the Deployment, and the replica counts its owner's status reports (read from the index)."""
     rt = runtime(memo)
-    deployment = dict(body)
-    await rt.applier.on_child_event(type, deployment)
-    meta = deployment.get("metadata") or {}
-    labels = meta.get("labels") or {}
-    namespace, name = meta.get("namespace", ""), meta.get("name", "")
-    if type == "DELETED":
-        rt.state.deployments[namespace].pop(name, None)
-    else:
-        rt.state.deployments[namespace][name] = deployment
-    instance = labels.get(INSTANCE, name)
-    if labels.get(COMPONENT) == "pool":
-        await rt.refresh_pool_status(namespace, instance)
-    elif labels.get(COMPONENT) == "gateway":
-        await rt.refresh_gateway_status(namespace, instance)
-
-
-@kopf.on.event(*ENDPOINT_SLICES, labels={POOL_LABEL: kopf.PRESENT}, id="endpointslices")
-async def on_endpoint_slice(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
-    rt = runtime(memo)
+    await rt.applier.on_child_event(type, dict(body))
     meta = body.get("metadata") or {}
-    namespace, name = meta.get("namespace", ""), meta.get("name", "")
-    if type == "DELETED":
-        rt.state.drop_slice(namespace, name)
-    else:
-        slice_ = dict(body)
-        before = rt.state.put_slice(slice_)
-        if before is not None and _endpoint_view(before) == _endpoint_view(slice_):
-            return  # metadata-only change: the ready set is the same
-    rt.mark(namespace)
+    labels = meta.get("labels") or {}
+    namespace, instance = meta.get("namespace", ""), labels.get(INSTANCE, meta.get("name", ""))
+    if labels.get(COMPONENT) == "pool":
+        await rt.pools.refresh_status(namespace, instance)
+    elif labels.get(COMPONENT) == "gateway":
+        await rt.gateways.refresh_status(namespace, instance)
 
 
-def _endpoint_view(slice_: dict[str, Any]) -> tuple[Any, ...]:
-    return (slice_.get("endpoints"), slice_.get("ports"), (slice_.get("metadata") or {}).get("labels"))
+@kopf.on.event(ENDPOINT_SLICE.api_version, ENDPOINT_SLICE.plural, labels={POOL_LABEL: kopf.PRESENT},
+               id="endpointslices")
+async def on_endpoint_slice(body: kopf.Body, memo: Any, **_: Any) -> None:
+    """Ready endpoints may have changed: recompile (an unchanged snapshot hashes the same and is not written)."""
+    runtime(memo).shared.dirty.mark(body.get("metadata", {}).get("namespace", ""))

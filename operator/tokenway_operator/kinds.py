@@ -1,6 +1,7 @@
-"""The Tokenway custom resource kinds: names, models and `kubectl get` columns, in one table.
+"""The kinds the operator knows, in two tables: Tokenway's own kinds and the kinds of their children.
 
-crdgen, the handlers and the RBAC rules all read this table, so adding a kind is one entry.
+crdgen, the handlers (watches and indexes), the client's paths and the RBAC rules all
+read these tables, so adding a kind or a child kind is one entry.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ class Kind:
     @property
     def crd_name(self) -> str:
         return f"{self.plural}.{API_GROUP}"
+
+    @property
+    def index_id(self) -> str:
+        """Name of the kopf index of this kind (and the handler kwarg carrying it)."""
+        return f"tokenway_{self.plural}"
 
 
 INFERENCE_POOL = Kind(
@@ -112,3 +118,43 @@ INFERENCE_GATEWAY = Kind(
 )
 
 KINDS: tuple[Kind, ...] = (INFERENCE_POOL, ROUTE_POLICY, CACHE_POLICY, INFERENCE_GATEWAY)
+
+KIND_BY_NAME: dict[str, Kind] = {k.kind: k for k in KINDS}
+
+
+@dataclass(frozen=True)
+class ApiKind:
+    """A built-in Kubernetes kind the operator reads or writes."""
+
+    api_version: str
+    kind: str
+    plural: str
+    owners: tuple[str, ...] = ()  # Tokenway kinds that own objects of this kind (empty: never a child)
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+
+_POOL, _GATEWAY = INFERENCE_POOL.kind, INFERENCE_GATEWAY.kind
+
+# Everything the operator creates: watched (by label) to undo drift and deletions, granted by RBAC.
+CHILD_KINDS: tuple[ApiKind, ...] = (
+    ApiKind("apps/v1", "Deployment", "deployments", (_POOL, _GATEWAY)),
+    ApiKind("v1", "Service", "services", (_POOL, _GATEWAY)),
+    ApiKind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", (_POOL,)),
+    ApiKind("v1", "ServiceAccount", "serviceaccounts", (_GATEWAY,)),
+    ApiKind("v1", "ConfigMap", "configmaps", (_GATEWAY,)),
+    ApiKind("rbac.authorization.k8s.io/v1", "Role", "roles", (_GATEWAY,)),
+    ApiKind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", (_GATEWAY,)),
+)
+ENDPOINT_SLICE = ApiKind("discovery.k8s.io/v1", "EndpointSlice", "endpointslices")
+EVENT = ApiKind("v1", "Event", "events")
+
+# kind -> plural, for every kind the operator's client builds a path for.
+PLURALS: dict[str, str] = {k.kind: k.plural for k in KINDS} | {
+    k.kind: k.plural for k in (*CHILD_KINDS, ENDPOINT_SLICE, EVENT)}
+
+
+def children_of(owner: Kind) -> tuple[ApiKind, ...]:
+    return tuple(c for c in CHILD_KINDS if owner.kind in c.owners)

@@ -10,11 +10,20 @@ from typing import Any
 
 from tokenway_gateway.api import API_GROUP
 
-from .kinds import KINDS
+from .kinds import CHILD_KINDS, ENDPOINT_SLICE, KINDS
 
 _OURS = [k.plural for k in KINDS]
 _WRITE = ["get", "list", "watch", "create", "patch", "update", "delete"]
 _READ = ["get", "list", "watch"]
+
+
+def _child_rules() -> list[dict[str, Any]]:
+    """One rule per API group of the child kinds (server-side apply is `patch`; a first apply is `create`)."""
+    groups: dict[str, list[str]] = {}
+    for child in CHILD_KINDS:
+        groups.setdefault(child.group, []).append(child.plural)
+    return [{"apiGroups": [group], "resources": plurals, "verbs": _WRITE} for group, plurals in groups.items()]
+
 
 OPERATOR_RULES: list[dict[str, Any]] = [
     # Our kinds: watch, annotate (kopf's progress), status, and owner-reference finalizers
@@ -22,15 +31,12 @@ OPERATOR_RULES: list[dict[str, Any]] = [
     {"apiGroups": [API_GROUP], "resources": _OURS, "verbs": ["get", "list", "watch", "patch", "update"]},
     {"apiGroups": [API_GROUP], "resources": [f"{p}/status" for p in _OURS], "verbs": ["get", "patch", "update"]},
     {"apiGroups": [API_GROUP], "resources": [f"{p}/finalizers" for p in _OURS], "verbs": ["update"]},
-    # What the operator creates (server-side apply is `patch`; a first apply is `create`).
-    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": _WRITE},
-    {"apiGroups": [""], "resources": ["services", "serviceaccounts", "configmaps"], "verbs": _WRITE},
-    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": _WRITE},
-    # The gateway's Role grants get/list/watch on configmaps; the operator holds those itself
-    # (RBAC forbids granting what you do not have), so no `escalate`/`bind` is needed.
-    {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": _WRITE},
+    # What the operator creates (kinds.CHILD_KINDS). The gateway's Role grants get/list/watch on
+    # configmaps; the operator holds those itself (RBAC forbids granting what you do not have),
+    # so no `escalate`/`bind` is needed.
+    *_child_rules(),
     # Ready endpoints of the pools.
-    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": _READ},
+    {"apiGroups": [ENDPOINT_SLICE.group], "resources": [ENDPOINT_SLICE.plural], "verbs": _READ},
     # Events on our objects (ours and kopf's).
     {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     # kopf: discovery of CRDs and namespaces, and peering.

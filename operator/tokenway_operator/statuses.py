@@ -7,10 +7,10 @@ import logging
 from collections import defaultdict
 from typing import Any
 
+from .cache import Tracked
 from .conditions import DEGRADED, READY, SUPPORTED, Cond, merge, now_iso, transitions
 from .kinds import API_VERSION_FULL
 from .kube import Kube, KubeError
-from .state import Tracked
 
 log = logging.getLogger("tokenway.operator")
 

@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", help="path of the gateway config YAML (GatewayConfig)")
     source.add_argument("--kube-configmap", metavar="NAMESPACE/NAME", help="watch this ConfigMap's config.yaml")
+    kube = parser.add_argument_group("Kubernetes (with --kube-configmap)")
+    kube.add_argument("--kubeconfig", default=None, help="kubeconfig path (default: in-cluster, else $KUBECONFIG)")
+    kube.add_argument("--context", default=None, help="kubeconfig context (default: its current-context)")
     parser.add_argument("--host", default="0.0.0.0", help="listen address (default 0.0.0.0)")
     parser.add_argument("--port", type=int, default=8080, help="listen port (default 8080)")
     parser.add_argument("--reload-interval", type=float, default=0.5, help="config file poll interval in seconds")
@@ -70,7 +73,8 @@ async def serve(args: argparse.Namespace) -> int:
         from ..config.kube_source import KubeConnection, KubeCredentialsError, kube_source_from_arg
 
         try:  # resolve credentials now: a gateway that can never get its config must not look alive
-            kube_source = kube_source_from_arg(args.kube_configmap, store, connection=KubeConnection.from_env())
+            connection = KubeConnection.from_env(args.kubeconfig, args.context)
+            kube_source = kube_source_from_arg(args.kube_configmap, store, connection=connection)
         except (KubeCredentialsError, ValueError) as exc:
             log.error("%s", exc)
             return 2
