@@ -284,3 +284,27 @@ async def test_password_and_database_from_the_url(tmp_path: object) -> None:
             assert authed.exists("tokenway:rl:k")
         finally:
             await limiter.aclose()
+
+
+def test_works_on_uvloop(redis_server: RedisServer) -> None:
+    """The gateway's loop: uvloop transports are not asyncio.Transport subclasses."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def run() -> tuple[int, int]:
+        replicas = [RedisLimiter(redis_server.url, timeout_ms=2000) for _ in range(3)]
+        limits = Limits(tokens_per_minute=5000)
+        try:
+            decisions = await asyncio.gather(*(replicas[i % 3].areserve("u", limits, 100) for i in range(90)))
+            for decision in decisions:
+                if decision.allowed:
+                    decision.settle(50)
+            await asyncio.sleep(0.05)
+            refunded = await replicas[0].areserve("u", limits, 2500)
+            return sum(d.allowed for d in decisions), refunded.remaining_tokens
+        finally:
+            for replica in replicas:
+                await replica.aclose()
+
+    admitted, remaining = uvloop.run(run())
+    assert admitted == 50
+    assert remaining == 0  # 50 x 50 settled back, then 2500 reserved
