@@ -157,8 +157,10 @@ def test_mid_stream_disconnect_ends_the_stream_with_an_error(procs: ProcessFacto
     response = httpx.post(gw.url + CHAT, json={"model": "m", "messages": MESSAGES, "max_tokens": 20,
                                                "stream": True}, timeout=10)
     events = [line[6:] for line in response.text.split("\n") if line.startswith("data: ")]
-    assert "[DONE]" not in events
-    assert "error" in json.loads(events[-1])
+    # Some tokens, then an error event, then [DONE]: SDKs stop reading instead of hanging.
+    assert events[-1] == "[DONE]" and events.count("[DONE]") == 1
+    assert "error" in json.loads(events[-2])
+    assert all("choices" in json.loads(e) for e in events[:-2]) and len(events) >= 4
 
 
 def test_request_deadline(procs: ProcessFactory) -> None:

@@ -121,7 +121,9 @@ def test_header_rule_routes_to_another_pool(stack: dict[str, Any]) -> None:
     response = httpx.post(stack["gw"].url + CHAT, json=chat(), headers={"x-tier": "premium"})
     assert response.status_code == 200
     assert response.headers["x-tokenway-pool"] == "pool-b"
-    assert response.json()["model"] == "model-b"
+    # The client sees the model it asked for; the engine's name is in a header.
+    assert response.json()["model"] == "model-a"
+    assert response.headers["x-tokenway-upstream-model"] == "model-b"
 
 
 def test_least_request_spreads_concurrent_streams(stack: dict[str, Any]) -> None:

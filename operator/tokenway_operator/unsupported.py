@@ -45,7 +45,7 @@ def _route(spec: RoutePolicySpec) -> list[str]:
         fields.append("spec.retries.budgetPercent")
     if "429" in spec.retries.retry_on:
         fields.append("spec.retries.retryOn=429")
-    if spec.load_balancing.algorithm not in SUPPORTED_ALGORITHMS:
+    if spec.load_balancing is not None and spec.load_balancing.algorithm not in SUPPORTED_ALGORITHMS:
         fields.append(f"spec.loadBalancing.algorithm={spec.load_balancing.algorithm}")
     for rule in spec.rules:
         for name in type(rule.match).model_fields:

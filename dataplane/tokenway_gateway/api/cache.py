@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from .common import ApiModel, ObjectStatus, SecretKeyRef
-from .pool import cel
+from .common import ApiModel, ObjectStatus, SecretKeyRef, cel
 
 
 class EmbeddingSource(ApiModel):

@@ -12,9 +12,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 API_GROUP = "tokenway.io"
 API_VERSION = "v1alpha1"
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+def cel(rule: str, message: str) -> JsonDict:
+    """A CEL rule for the CRD's x-kubernetes-validations (the API server enforces it)."""
+    return {"rule": rule, "message": message}
 
 
 class ApiModel(BaseModel):

@@ -5,21 +5,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
-from pydantic.config import JsonDict
 
-from .common import ApiModel, ObjectStatus, SecretKeyRef
+from .common import ApiModel, ObjectStatus, SecretKeyRef, cel
+from .route import LoadBalancing, OutlierDetection, QueueLimits
 
 Engine = Literal["vllm", "sglang", "external"]
 UpstreamProtocol = Literal["http1", "h2c"]
 Quantization = Literal["awq", "gptq", "fp8", "int8", "bitsandbytes"]
 
 DEFAULT_REGION = "default"
-NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-
-
-def cel(rule: str, message: str) -> JsonDict:
-    """A CEL rule for the CRD's x-kubernetes-validations (the API server enforces it)."""
-    return {"rule": rule, "message": message}
 
 
 class ServedModel(ApiModel):
@@ -126,6 +120,15 @@ class PoolRouting(ApiModel):
     )
     protocol: UpstreamProtocol = Field(default="http1", description="h2c: HTTP/2 with prior knowledge to upstreams.")
     capacity: Capacity = Field(default_factory=Capacity)
+    load_balancing: LoadBalancing = Field(
+        default_factory=LoadBalancing, description="Endpoint picking in this pool (a RoutePolicy may override it)."
+    )
+    outlier_detection: OutlierDetection | None = Field(
+        default=None, description="Eject failing endpoints of this pool (a RoutePolicy may override it)."
+    )
+    queue: QueueLimits | None = Field(
+        default=None, description="Queue requests while this pool is saturated (a RoutePolicy may override it)."
+    )
 
 
 class InferencePoolSpec(PoolRouting):

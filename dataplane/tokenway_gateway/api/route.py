@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from .common import ApiModel, ObjectStatus
-from .pool import NAME_PATTERN, cel
+from .common import NAME_PATTERN, ApiModel, ObjectStatus, cel
 
 BalancingAlgorithm = Literal[
     "least-request",
@@ -270,11 +269,17 @@ class RoutePolicySpec(ApiModel):
 
     priority: int = Field(default=0, ge=-1000, le=1000, description="Higher priority policies match first.")
     rules: list[RouteRule] = Field(min_length=1, max_length=256, description="Rules, first match wins.")
-    load_balancing: LoadBalancing = Field(default_factory=LoadBalancing, description="Endpoint picking.")
+    load_balancing: LoadBalancing | None = Field(
+        default=None, description="Endpoint picking for this policy's requests; overrides the pools' own."
+    )
     retries: Retries = Field(default_factory=Retries, description="Retries before the first byte.")
     timeouts: Timeouts = Field(default_factory=Timeouts, description="Upstream time limits.")
-    outlier_detection: OutlierDetection | None = Field(default=None, description="Eject failing endpoints.")
-    queue: QueueLimits | None = Field(default=None, description="Queue requests while the pools are saturated.")
+    outlier_detection: OutlierDetection | None = Field(
+        default=None, description="Eject failing endpoints; overrides the pools' own."
+    )
+    queue: QueueLimits | None = Field(
+        default=None, description="Queue requests while the pools are saturated; overrides the pools' own."
+    )
     region_preference: RegionPreference | None = Field(default=None, description="Preferred regions, in order.")
     rate_limits: list[RateLimit] = Field(default_factory=list, max_length=64, description="Limits per API-key tier.")
     prompt_guard: PromptGuard | None = Field(default=None, description="Prompt-injection screening.")

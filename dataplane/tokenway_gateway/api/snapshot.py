@@ -11,8 +11,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from .cache import CachePolicySpec
-from .common import ApiModel
-from .pool import NAME_PATTERN, PoolRouting
+from .common import NAME_PATTERN, ApiModel
+from .pool import PoolRouting
 from .route import Retries, RoutePolicySpec, Timeouts
 
 SNAPSHOT_KIND = "GatewayConfig"
@@ -109,6 +109,16 @@ class LimitsSettings(ApiModel):
         return self
 
 
+class TlsSettings(ApiModel):
+    """Client-facing TLS: a second listener (HTTP/2 and HTTP/1.1 by ALPN); changed files are reloaded live."""
+
+    cert_file: str = Field(min_length=1, max_length=4096, description="PEM certificate chain (tls.crt).")
+    key_file: str = Field(min_length=1, max_length=4096, description="PEM private key (tls.key).")
+    client_ca_file: str | None = Field(default=None, min_length=1, max_length=4096,
+                                       description="PEM CA bundle; when set, clients need a certificate it signed.")
+    port: int = Field(default=8443, ge=1, le=65535, description="Port of the TLS listener.")
+
+
 class GatewayConfig(ApiModel):
     kind: str = SNAPSHOT_KIND
     version: str = Field(default="0", min_length=1, max_length=128)
@@ -119,6 +129,7 @@ class GatewayConfig(ApiModel):
     caches: list[NamedCachePolicy] = Field(default_factory=list)
     auth: AuthSettings | None = Field(default=None, description="API keys; without it the gateway is open.")
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    tls: TlsSettings | None = Field(default=None, description="TLS listener; without it only plain HTTP is served.")
 
     @model_validator(mode="after")
     def _references_resolve(self) -> GatewayConfig:

@@ -111,7 +111,22 @@ class _RequestCollector(Collector):
         in_flight = GaugeMetricFamily("tokenway_in_flight_requests", "Requests in flight per pool.", labels=("pool",))
         for pool, gauge in self.owner.in_flight.items():
             in_flight.add_metric([pool], gauge.value)
-        yield from (prompt, completion, requests, in_flight)
+        unrouted = CounterMetricFamily("tokenway_unrouted_requests",
+                                       "Requests answered before a route was chosen (bad input, unknown model, "
+                                       "authentication), by status.", labels=("status",))
+        for status, counter in self.owner.unrouted.items():
+            unrouted.add_metric([str(status)], counter.value)
+        yield from (prompt, completion, requests, in_flight, unrouted)
+        costs = self.owner.stage_costs
+        if costs is not None:
+            seconds = CounterMetricFamily("tokenway_stage_seconds", "Time spent in each stage (--stage-timing).",
+                                          labels=("stage",))
+            calls = CounterMetricFamily("tokenway_stage_calls", "Calls of each stage (--stage-timing).",
+                                        labels=("stage",))
+            for stage, (spent, count) in list(costs.items()):
+                seconds.add_metric([stage], spent)
+                calls.add_metric([stage], count)
+            yield from (seconds, calls)
 
 
 class GatewayMetrics:
@@ -119,6 +134,8 @@ class GatewayMetrics:
         self.registry = registry or CollectorRegistry()
         self.routes: dict[tuple[str, str, str], RouteMetrics] = {}
         self.in_flight: dict[str, FastCounter] = {}
+        self.unrouted: dict[int, FastCounter] = {}
+        self.stage_costs: dict[str, list[float]] | None = None
         r = self.registry
         r.register(_RequestCollector(self))
         self.upstream_errors = Counter("tokenway_upstream_errors", "Upstream failures by kind.", ("pool", "kind"),
@@ -146,6 +163,16 @@ class GatewayMetrics:
         if counter is None:
             counter = metrics.statuses[status] = FastCounter()
         counter.value += 1
+
+    def count_unrouted(self, status: int) -> None:
+        counter = self.unrouted.get(status)
+        if counter is None:
+            counter = self.unrouted[status] = FastCounter()
+        counter.value += 1
+
+    def watch_stage_costs(self, costs: dict[str, list[float]]) -> None:
+        """Export per-stage time and calls from this (live) dict."""
+        self.stage_costs = costs
 
     def set_config_version(self, version: str) -> None:
         self.config_version.clear()

@@ -1,7 +1,8 @@
-"""The gateway: request dispatch and the proxy pipeline's front half.
+"""The gateway: dispatch by path, the stage chain of proxied requests, settling, config swaps.
 
-receive -> validate -> route -> ProxyCall (pick, upstream, relay) -> settle metrics.
-Later stages (auth, rate limits, guard, cache, queue) slot in before ProxyCall.
+A proxied request becomes a :class:`RequestContext` and walks the entry chain (parse,
+route-deciding stages, route) and then its route's chain (policy stages, dispatch),
+compiled per snapshot by :class:`ChainCompiler`. See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -10,28 +11,29 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
-import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..api.snapshot import GatewayConfig
 from ..config.store import ConfigStore
 from ..observability.metrics import GatewayMetrics
 from ..observability.tracing import NO_TRACER, Tracer, make_tracer
-from ..routing.endpoints import Endpoint
+from ..picking.registry import PickerRegistry
+from ..pipeline.chain import advance, advance_timed
+from ..pipeline.compile import ChainCompiler
+from ..pipeline.context import RequestContext
+from ..routing.endpoints import Endpoint, EndpointSpec
 from ..routing.table import RoutingTable
 from ..server.channel import ClientChannel, Request
-from ..server.errors import GatewayError, bad_request
-from .call import ProxyCall
-from .h2 import H2Clients
-from .upstream import ConnectionPool
+from ..server.errors import GatewayError
+from .h2 import H2Connector
+from .upstream import ConnectionPool, Connector
 
 log = logging.getLogger("tokenway.gateway")
 access_log = logging.getLogger("tokenway.access")
 
-PROXIED_PATHS = {b"/v1/chat/completions", b"/v1/completions", b"/v1/embeddings"}
-STREAMABLE_PATHS = {b"/v1/chat/completions", b"/v1/completions"}
-JSON_TYPES = (b"application/json", b"application/*+json")
+PROXIED_PATHS = frozenset((b"/v1/chat/completions", b"/v1/completions", b"/v1/embeddings"))
 MAX_REQUEST_ID = 128
 
 
@@ -40,37 +42,54 @@ def _new_request_id() -> bytes:
 
 
 class Gateway:
-    def __init__(self, store: ConfigStore, metrics: GatewayMetrics | None = None, access_log: bool = False) -> None:
+    def __init__(self, store: ConfigStore, metrics: GatewayMetrics | None = None, access_log: bool = False,
+                 stage_timing: bool = False) -> None:
         self.store = store
         self.metrics = metrics or GatewayMetrics()
         self.access_log = access_log
         self.tracer: Tracer = NO_TRACER
         self._telemetry: tuple[str | None, str] = (None, "")
         self.endpoints: dict[str, Endpoint] = {}
-        self.connections = ConnectionPool()
-        self.h2 = H2Clients()
+        self.http1 = ConnectionPool()
+        self.h2 = H2Connector()
+        self.connectors: dict[str, Connector] = {"http1": self.http1, "h2c": self.h2}
+        self.pickers = PickerRegistry()
+        self.chains = ChainCompiler(self)
         self.table: RoutingTable | None = None
         self.draining = False
-        store.subscribe(self.apply_config)
-        if store.current is not None:
-            self.apply_config(store.current)
+        # Per-stage time and calls, when --stage-timing is on (the benchmark's CPU-µs per stage).
+        self.stage_costs: dict[str, list[float]] = {}
+        self.advance: Callable[[RequestContext], None] = advance_timed if stage_timing else advance
+        if stage_timing:
+            self.metrics.watch_stage_costs(self.stage_costs)
+        store.add_preparer(self.prepare_config)
+        if store.current is not None and not store.apply(store.current, "initial"):
+            raise ValueError("the initial config cannot be applied")
 
     # ---- config ------------------------------------------------------------------
-    def _endpoint_for(self, url: str) -> Endpoint:
-        endpoint = self.endpoints.get(url)
+    def prepare_config(self, config: GatewayConfig) -> Callable[[], None]:
+        """Build everything the snapshot needs without touching live state (may run in a thread)."""
+        table = RoutingTable.build(config, self.chains.route_chain)
+        table.entry = self.chains.entry_chain(config)
+        return lambda: self._commit(config, table)
+
+    def _endpoint_for(self, spec: EndpointSpec) -> Endpoint:
+        endpoint = self.endpoints.get(spec.url)
         if endpoint is None:
-            endpoint = self.endpoints[url] = Endpoint(url)
+            endpoint = self.endpoints[spec.url] = Endpoint(spec.url)
+        endpoint.configure(spec)
         return endpoint
 
-    def apply_config(self, config: GatewayConfig) -> None:
-        """Build the new table beside the old one, then swap it in with one assignment."""
-        table = RoutingTable(config, self._endpoint_for)
-        live = {ep.url for pool in table.pools.values() for ep in pool.endpoints}
-        for url in list(self.endpoints):
-            if url not in live and self.endpoints[url].in_flight == 0:
-                del self.endpoints[url]
-        self.connections.max_idle = config.server.max_idle_connections_per_endpoint
-        self.connections.retain(live)
+    def _commit(self, config: GatewayConfig, table: RoutingTable) -> None:
+        """Swap a built table in, on the event loop: endpoints and picker state carry over."""
+        table.bind(self._endpoint_for, self.pickers)
+        self.pickers.retain(table.picker_keys())
+        live = table.live_urls()
+        for url in [url for url, endpoint in self.endpoints.items() if url not in live and endpoint.in_flight == 0]:
+            del self.endpoints[url]
+        self.http1.max_idle = config.server.max_idle_connections_per_endpoint
+        for connector in self.connectors.values():
+            connector.retain(live)
         self.table = table
         self.metrics.set_config_version(config.version)
         self._apply_telemetry(config)
@@ -85,8 +104,17 @@ class Gateway:
             # Flushing exports over the network: never on the event loop.
             threading.Thread(target=old.shutdown, name="tracer-shutdown", daemon=True).start()
 
+    def start(self) -> None:
+        """Start background work (metrics scraping, health checks) on the running loop."""
+        self.pickers.start()
+
+    async def stop(self) -> None:
+        await self.pickers.stop()
+        for connector in self.connectors.values():
+            await connector.aclose()
+
     # ---- dispatch ----------------------------------------------------------------
-    def handle(self, request: Request, client: ClientChannel) -> None:
+    def handle(self, request: Request, channel: ClientChannel) -> None:
         """Serve one request; proxied ones finish later, from upstream callbacks."""
         rid = request.request_id
         if not rid or len(rid) > MAX_REQUEST_ID:
@@ -98,97 +126,65 @@ class Gateway:
                 if method != b"POST":
                     raise GatewayError(405, f"{method.decode()} is not allowed on {path.decode()}; use POST",
                                        code="method_not_allowed")
-                self.proxy(request, client, path)
+                table = self.table
+                if table is None:
+                    raise GatewayError(503, "the gateway has no config yet", type_="api_error", code="not_ready")
+                ctx = RequestContext(self, request, channel, path, table, table.entry)
+                channel.active = ctx
+                self.advance(ctx)
                 return
             elif method not in (b"GET", b"HEAD"):
                 raise GatewayError(404 if path not in _GET_PATHS else 405, f"no route for {method.decode()} "
                                    f"{path.decode(errors='replace')}", code="not_found")
             elif path == b"/v1/models":
-                self._send_models(request, client)
-            elif path == b"/healthz":
-                client.send(200, b'{"status":"ok"}', request)
+                table = self.table
+                channel.send(200, table.models_body if table is not None else b'{"object":"list","data":[]}',
+                             request)
+            elif path == b"/healthz" or path == b"/health":  # /health: vLLM's path, which clients probe
+                channel.send(200, b'{"status":"ok"}', request)
             elif path == b"/readyz":
                 ready = self.table is not None and not self.draining
-                client.send(200 if ready else 503, b'{"ready":%s}' % (b"true" if ready else b"false"), request)
+                channel.send(200 if ready else 503, b'{"ready":%s}' % (b"true" if ready else b"false"), request)
             elif path == b"/metrics":
-                client.send(200, generate_latest(self.metrics.registry), request, CONTENT_TYPE_LATEST.encode())
+                channel.send(200, generate_latest(self.metrics.registry), request, CONTENT_TYPE_LATEST.encode())
             else:
                 raise GatewayError(404, f"no route for {path.decode(errors='replace')}", code="not_found")
         except GatewayError as error:
-            client.send_error(error, request)
-        client.request_done(request)
+            channel.send_error(error, request)
+        channel.request_done(request)
 
-    def _send_models(self, request: Request, client: ClientChannel) -> None:
-        table = self.table
-        body = table.models_body if table is not None else b'{"object":"list","data":[]}'
-        client.send(200, body, request)
-
-    # ---- the proxy pipeline --------------------------------------------------------
-    def proxy(self, request: Request, client: ClientChannel, path: bytes) -> None:
-        if request.too_large:
-            raise GatewayError(413, f"request body exceeds the limit of {client.max_body_bytes} bytes",
-                               code="request_too_large")
-        content_type = request.content_type.split(b";", 1)[0].strip().lower()
-        if content_type and content_type not in JSON_TYPES:
-            raise GatewayError(415, f"content-type must be application/json, got {content_type.decode()!r}",
-                               code="unsupported_media_type")
-        table = self.table
-        if table is None:
-            raise GatewayError(503, "the gateway has no config yet", type_="api_error", code="not_ready")
-        try:
-            payload = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise bad_request(f"the request body is not valid JSON: {exc}", code="invalid_json") from exc
-        if not isinstance(payload, dict):
-            raise bad_request("the request body must be a JSON object", code="invalid_json")
-        model = payload.get("model")
-        if not isinstance(model, str) or not model:
-            raise bad_request("you must provide a model parameter", param="model",
-                              code="missing_required_parameter")
-        tracer = self.tracer
-        span = tracer.start("tokenway.request", None, **{"gen_ai.request.model": model}) if tracer.enabled else None
-        target = table.resolve(model, request.header_map() if table.needs_headers else None)
-        if target is None:
-            tracer.end(span, 404)
-            raise GatewayError(404, f"the model {model!r} does not exist or is not served here", param="model",
-                               code="model_not_found")
-
-        stream = path in STREAMABLE_PATHS and payload.get("stream") is True
-        rewrite = target.upstream_model != model
-        strip_usage = False
-        if stream:
-            options = payload.get("stream_options")
-            if not isinstance(options, dict) or options.get("include_usage") is not True:
-                # Ask for usage so tokens are counted exactly; the extra chunk is hidden from the client.
-                payload["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
-                strip_usage = rewrite = True
-        if rewrite:
-            payload["model"] = target.upstream_model
-            body = orjson.dumps(payload)
-        else:
-            body = bytes(request.body)
-
-        if span is not None:
-            span.set_attribute("tokenway.pool", target.pool.name)
-            span.set_attribute("tokenway.route", target.route)
-            span.set_attribute("tokenway.stream", stream)
-        ProxyCall(self, request, client, target, path, body, stream, strip_usage, span).start()
-
-    def settle(self, call: ProxyCall, status: int) -> None:
-        """Record what one request cost: latency, tokens, Tokenway's own overhead."""
+    # ---- settling ----------------------------------------------------------------
+    def settle(self, ctx: RequestContext) -> None:
+        """Record what one request cost, once, whatever the outcome; then the stages' settle hooks."""
         now = time.perf_counter()
-        request = call.request
-        metrics = call.metrics
+        status = ctx.status
+        target = ctx.target
+        hooks = ctx.settle_hooks
+        if hooks is not None:
+            for hook in hooks:
+                try:
+                    hook(ctx)
+                except Exception:
+                    log.exception("settle hook failed")
+        if target is None:
+            self.metrics.count_unrouted(status)
+            if ctx.span is not None:
+                self.tracer.end(ctx.span, status)
+            return
+        call = ctx.call
+        metrics = call.metrics if call is not None else self.metrics.route(target.model, target.pool.name,
+                                                                           target.route)
+        request = ctx.request
         metrics.e2e.observe(now - request.started)
-        if call.sent_at:
+        if call is not None and call.sent_at:
             pre = call.sent_at - request.started
-            if call.stream and call.first_chunk_at:
+            if ctx.stream and call.first_chunk_at:
                 metrics.ttft.observe(call.first_chunk_at - request.started)
             if call.upstream_done_at:
                 metrics.upstream.observe(call.upstream_done_at - call.sent_at)
-                post = 0.0 if call.stream else now - call.upstream_done_at
+                post = 0.0 if ctx.stream else now - call.upstream_done_at
                 metrics.overhead.observe(pre + post)
-        usage = call.usage
+        usage = ctx.usage
         if usage is not None:
             prompt = usage.get("prompt_tokens")
             completion = usage.get("completion_tokens")
@@ -196,29 +192,32 @@ class Gateway:
                 metrics.prompt_tokens.inc(prompt)
             if isinstance(completion, int):
                 metrics.completion_tokens.inc(completion)
-        elif call.stream and call.chunks:
+        elif call is not None and ctx.stream and call.chunks:
             metrics.completion_tokens.inc(call.chunks)  # upstream gave no usage: one token per chunk
         self.metrics.count_request(metrics, status)
-        if call.span is not None:
+        if ctx.span is not None:
             if usage is not None:
-                call.span.set_attribute("gen_ai.usage.input_tokens", usage.get("prompt_tokens") or 0)
-                call.span.set_attribute("gen_ai.usage.output_tokens", usage.get("completion_tokens") or 0)
-            self.tracer.end(call.span, status)
+                ctx.span.set_attribute("gen_ai.usage.input_tokens", usage.get("prompt_tokens") or 0)
+                ctx.span.set_attribute("gen_ai.usage.output_tokens", usage.get("completion_tokens") or 0)
+            self.tracer.end(ctx.span, status)
         if self.access_log:
-            _log_access(call, status, now)
+            _log_access(ctx, status, now)
 
 
-def _log_access(call: ProxyCall, status: int, now: float) -> None:
+def _log_access(ctx: RequestContext, status: int, now: float) -> None:
     """One line per proxied request: who served it, how fast, how many tokens; never the prompt or a key."""
-    request, usage = call.request, call.usage or {}
+    request, usage, call, target = ctx.request, ctx.usage or {}, ctx.call, ctx.target
+    assert target is not None
+    attempt = call.attempt if call is not None else None
     access_log.info("request", extra={"fields": {
-        "request_id": request.request_id.decode(), "path": call.path.decode(), "model": call.target.model,
-        "route": call.target.route, "pool": call.pool.name,
-        "endpoint": call.endpoint.label if call.endpoint is not None else None, "status": status,
-        "stream": call.stream, "duration_ms": round((now - request.started) * 1000, 3),
-        "ttft_ms": round((call.first_chunk_at - request.started) * 1000, 3) if call.first_chunk_at else None,
+        "request_id": request.request_id.decode(), "path": ctx.path.decode(), "model": target.model,
+        "route": target.route, "pool": call.pool.name if call is not None else target.pool.name,
+        "tenant": ctx.tenant, "endpoint": attempt.endpoint.label if attempt is not None else None, "status": status,
+        "stream": ctx.stream, "duration_ms": round((now - request.started) * 1000, 3),
+        "ttft_ms": round((call.first_chunk_at - request.started) * 1000, 3)
+        if call is not None and call.first_chunk_at else None,
         "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),
     }})
 
 
-_GET_PATHS = {b"/v1/models", b"/healthz", b"/readyz", b"/metrics"}
+_GET_PATHS = frozenset((b"/v1/models", b"/healthz", b"/health", b"/readyz", b"/metrics"))

@@ -9,6 +9,32 @@ from urllib.parse import urlsplit
 from ..api.snapshot import EndpointConfig
 
 
+class EndpointSpec:
+    """An endpoint as one config snapshot declares it, checked while the snapshot is validated.
+
+    Building it touches no live state, so a snapshot that fails here never half-applies.
+    """
+
+    __slots__ = ("api_key", "auth_header", "label", "protocol", "url", "weight")
+
+    def __init__(self, config: EndpointConfig, protocol: str) -> None:
+        parts = urlsplit(config.url)
+        try:
+            parts.port  # noqa: B018  # raises ValueError for a port out of range
+        except ValueError as exc:
+            raise ValueError(f"endpoint URL {config.url!r}: {exc}") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"endpoint URL {config.url!r} must be http(s)://host[:port]")
+        if protocol == "h2c" and parts.scheme != "http":
+            raise ValueError(f"endpoint URL {config.url!r}: h2c needs http://, not {parts.scheme}://")
+        self.url = config.url
+        self.weight = config.weight
+        self.protocol = protocol
+        self.label = config.name
+        self.api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
+        self.auth_header = b"authorization: Bearer " + self.api_key.encode() + b"\r\n" if self.api_key else b""
+
+
 class Endpoint:
     """One upstream replica: its address, load and passive health."""
 
@@ -49,13 +75,14 @@ class Endpoint:
         self.api_key: str | None = None
         self.auth_header = b""
 
-    def configure(self, config: EndpointConfig, protocol: str) -> None:
-        self.weight = config.weight
-        self.protocol = protocol
-        if config.name:
-            self.label = config.name
-        self.api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
-        self.auth_header = b"authorization: Bearer " + self.api_key.encode() + b"\r\n" if self.api_key else b""
+    def configure(self, spec: EndpointSpec) -> None:
+        """Apply a validated spec (on the event loop, when its config is committed)."""
+        self.weight = spec.weight
+        self.protocol = spec.protocol
+        if spec.label:
+            self.label = spec.label
+        self.api_key = spec.api_key
+        self.auth_header = spec.auth_header
 
     @property
     def available(self) -> bool:

@@ -1,36 +1,76 @@
 """The routing table: a config snapshot compiled into lookups the hot path can afford.
 
-Built once per config swap. Resolving a request is a dict lookup plus, when route
-policies exist, a scan of their rules in priority order.
+Two phases, so a snapshot is validated whole before anything live changes:
+
+1. :meth:`RoutingTable.build` (pure, may run in a thread): checks every endpoint URL,
+   compiles rules into an index and each route's stage chain, precomputes targets.
+   Anything that can fail fails here, and the running table is untouched.
+2. :meth:`RoutingTable.bind` (on the event loop, at the swap): attaches the live
+   :class:`Endpoint` objects (their load and health survive swaps) and the pools'
+   pickers (their state survives too), then the gateway swaps the table in.
+
+Which settings win: a RoutePolicy's ``loadBalancing``, ``outlierDetection`` and ``queue``
+override the pool's own for the requests that policy routes; requests that match no
+rule use the pool's settings, and ``server.timeouts`` / ``server.retries``.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
-from ..api.route import RouteRule
+from ..api.route import LoadBalancing, OutlierDetection, QueueLimits, Retries, Timeouts
 from ..api.snapshot import GatewayConfig, NamedRoutePolicy, PoolConfig
-from .balancer import LeastRequestPicker, Picker
-from .endpoints import Endpoint
+from .endpoints import Endpoint, EndpointSpec
+from .rules import CompiledRule, RuleIndex, cumulative_weights
+
+if TYPE_CHECKING:
+    from ..picking.base import AttemptOutcome, PickRequest
+    from ..pipeline.chain import Stage
+    from ..pipeline.context import RequestContext
 
 DEFAULT_ROUTE = "default"
+# Retry kinds as the config names them, by what went wrong.
+RETRY_CONNECT, RETRY_RESET, RETRY_5XX, RETRY_429 = "connect-failure", "reset", "5xx", "429"
 
 
-@dataclass(slots=True)
+class EndpointPicker(Protocol):
+    needs_prefix: bool
+    key: tuple[str, ...]
+
+    def pick(self, request: PickRequest, exclude: Collection[Endpoint]) -> Endpoint | None: ...
+
+    def observe(self, endpoint: Endpoint, outcome: AttemptOutcome) -> None: ...
+
+
+class PickerRegistry(Protocol):
+    def picker(self, pool: str, lb: LoadBalancing, outlier: OutlierDetection | None,
+               endpoints: list[Endpoint]) -> EndpointPicker: ...
+
+
+# Builds a route's stage chain: (the snapshot, the route's policy or None for unmatched requests).
+ChainBuilder = Callable[[GatewayConfig, NamedRoutePolicy | None], "tuple[Stage, ...]"]
+
+
+@dataclass(slots=True, eq=False)
 class PoolRuntime:
     name: str
-    endpoints: list[Endpoint]
-    picker: Picker
     protocol: str
+    region: str
+    specs: tuple[EndpointSpec, ...]
     # requested name or alias -> (canonical model name, name the engine serves)
-    models: dict[str, tuple[str, str]] = field(default_factory=dict)
+    models: dict[str, tuple[str, str]]
+    load_balancing: LoadBalancing
+    outlier: OutlierDetection | None
+    queue: QueueLimits | None
+    endpoints: list[Endpoint] = field(default_factory=list)  # bound at the swap
+    picker: EndpointPicker | None = None  # bound at the swap
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True, eq=False)
 class Target:
     """Where one request goes and under which rules."""
 
@@ -39,97 +79,176 @@ class Target:
     upstream_model: str
     route: str
     fallbacks: tuple[PoolRuntime, ...]
-    timeout: float
-    connect_timeout: float
+    timeouts: Timeouts
     attempts: int
-    retry_on_5xx: bool
+    retry_on: frozenset[str]
+    chain: tuple[Stage, ...]
+    policy: NamedRoutePolicy | None
+    load_balancing: LoadBalancing | None  # the route's override, if any
+    outlier: OutlierDetection | None
+    queue: QueueLimits | None
+    # The engine's model name in pool, then in each fallback (pools may serve a model under different names).
+    upstream_models: tuple[str, ...] = ()
+    pickers: tuple[EndpointPicker, ...] = ()  # for pool, then each fallback; bound at the swap
+
+    @property
+    def timeout(self) -> float:
+        return self.timeouts.request_seconds
+
+    @property
+    def connect_timeout(self) -> float:
+        return self.timeouts.connect_seconds
 
 
 @dataclass(slots=True)
-class _CompiledRule:
-    policy: NamedRoutePolicy
-    rule: RouteRule
-    models: frozenset[str]
-    headers: tuple[tuple[str, str], ...]
-    backends: list[tuple[PoolRuntime, int, str | None]]
-    fallbacks: tuple[PoolRuntime, ...]
+class _RouteSettings:
+    """What a policy (or the server defaults) contributes to each of its targets."""
+
+    name: str
+    policy: NamedRoutePolicy | None
+    timeouts: Timeouts
+    retries: Retries
+    chain: tuple[Stage, ...]
 
 
 class RoutingTable:
-    def __init__(self, config: GatewayConfig, endpoint_for: Callable[[str], Endpoint]) -> None:
-        self.config = config
-        server = config.server
-        self.default_timeout = server.timeouts.request_seconds
-        self.connect_timeout = server.timeouts.connect_seconds
-        self.failover_attempts = server.retries.attempts
-        self.pools: dict[str, PoolRuntime] = {p.name: self._build_pool(p, endpoint_for) for p in config.pools}
+    def __init__(self) -> None:
+        self.config: GatewayConfig
+        self.pools: dict[str, PoolRuntime] = {}
         self.by_model: dict[str, list[PoolRuntime]] = {}
-        for pool in self.pools.values():
+        self.rules: list[CompiledRule] = []
+        self.index: RuleIndex
+        self.defaults: _RouteSettings
+        self.default_targets: dict[str, Target] = {}
+        self.models_body = b""
+        self.entry: tuple[Stage, ...] = ()  # the entry chain of this snapshot (set by the gateway)
+        self._settings: dict[int, _RouteSettings] = {}
+        self._registry: PickerRegistry | None = None
+
+    # ---- phase 1: build (pure) -------------------------------------------------------
+    @classmethod
+    def build(cls, config: GatewayConfig, chain_for: ChainBuilder) -> RoutingTable:
+        """Compile ``config``; raises ValueError (with the reason) when any part cannot be built."""
+        table = cls()
+        table.config = config
+        table.pools = {pool.name: _build_pool(pool) for pool in config.pools}
+        for pool in table.pools.values():
             for requested in pool.models:
-                self.by_model.setdefault(requested, []).append(pool)
+                table.by_model.setdefault(requested, []).append(pool)
+        server = config.server
+        table.defaults = _RouteSettings(DEFAULT_ROUTE, None, server.timeouts, server.retries, chain_for(config, None))
         policies = sorted(config.routes, key=lambda p: -p.priority)
-        self.rules = [self._compile_rule(policy, rule) for policy in policies for rule in policy.rules]
-        self.needs_headers = any(rule.headers for rule in self.rules)
-        self.models_body = orjson.dumps({
+        order = 0
+        for policy in policies:
+            settings = _RouteSettings(policy.name, policy, policy.timeouts, policy.retries, chain_for(config, policy))
+            for rule_spec in policy.rules:
+                compiled = CompiledRule.compile(order, policy, rule_spec)
+                table._settings[id(compiled)] = settings
+                table.rules.append(compiled)
+                order += 1
+        table.index = RuleIndex(table.rules)
+        for model, pools in table.by_model.items():
+            table.default_targets[model] = table._default_target(model, pools)
+        for rule in table.rules:
+            for model in rule.models or table.by_model.keys():
+                rule.targets[model] = table._rule_targets(rule, model)
+        served = set(table.by_model) | table.index.named_models
+        table.models_body = orjson.dumps({
             "object": "list",
-            "data": [{"id": name, "object": "model", "created": 0, "owned_by": "tokenway"}
-                     for name in sorted(self.by_model)],
+            "data": [{"id": name, "object": "model", "created": 0, "owned_by": "tokenway"} for name in sorted(served)],
         })
+        return table
 
-    @staticmethod
-    def _build_pool(config: PoolConfig, endpoint_for: Callable[[str], Endpoint]) -> PoolRuntime:
-        endpoints = []
-        for ep_config in config.endpoints:
-            endpoint = endpoint_for(ep_config.url)
-            endpoint.configure(ep_config, config.protocol)
-            endpoints.append(endpoint)
-        models: dict[str, tuple[str, str]] = {}
-        for model in config.models:
-            upstream = model.upstream_name or model.name
-            for requested in (model.name, *model.aliases):
-                models[requested] = (model.name, upstream)
-        return PoolRuntime(config.name, endpoints, LeastRequestPicker(), config.protocol, models)
-
-    def _compile_rule(self, policy: NamedRoutePolicy, rule: RouteRule) -> _CompiledRule:
-        return _CompiledRule(
-            policy=policy,
-            rule=rule,
-            models=frozenset(rule.match.models),
-            headers=tuple((k.lower(), v) for k, v in rule.match.headers.items()),
-            backends=[(self.pools[b.pool], b.weight, b.model) for b in rule.backends if b.weight > 0],
-            fallbacks=tuple(self.pools[name] for name in rule.fallbacks),
-        )
-
-    def resolve(self, model: str, headers: Mapping[str, str] | None) -> Target | None:
-        for compiled in self.rules:
-            if compiled.models and model not in compiled.models:
-                continue
-            if compiled.headers and (headers is None or any(headers.get(k) != v for k, v in compiled.headers)):
-                continue
-            return self._target_for_rule(compiled, model)
-        pools = self.by_model.get(model)
-        if not pools:
-            return None
+    def _default_target(self, model: str, pools: list[PoolRuntime]) -> Target:
         primary = pools[0]
         canonical, upstream = primary.models[model]
-        return Target(primary, canonical, upstream, DEFAULT_ROUTE, tuple(pools[1:]), self.default_timeout,
-                      self.connect_timeout, self.failover_attempts, True)
+        settings = self.defaults
+        return Target(primary, canonical, upstream, DEFAULT_ROUTE, tuple(pools[1:]), settings.timeouts,
+                      settings.retries.attempts, frozenset(settings.retries.retry_on), settings.chain, None, None,
+                      primary.outlier, primary.queue, tuple(pool.models[model][1] for pool in pools))
 
-    def _target_for_rule(self, compiled: _CompiledRule, model: str) -> Target | None:
-        backends = compiled.backends
-        if not backends:
-            return None
-        if len(backends) == 1:
-            pool, _, rewrite = backends[0]
-        else:
-            pool, _, rewrite = random.choices(backends, weights=[w for _, w, _ in backends])[0]
-        canonical, upstream = pool.models.get(model, (model, model))
-        if rewrite:
-            canonical, upstream = pool.models.get(rewrite, (rewrite, rewrite))
-        policy = compiled.policy
-        retries = policy.retries
-        return Target(
-            pool, canonical, upstream, compiled.rule.name, compiled.fallbacks,
-            policy.timeouts.request_seconds, policy.timeouts.connect_seconds,
-            retries.attempts, "5xx" in retries.retry_on,
-        )
+    def _rule_targets(self, rule: CompiledRule, model: str) -> tuple[tuple[Target, ...], tuple[int, ...]]:
+        settings = self._settings[id(rule)]
+        policy = rule.policy
+        fallbacks = tuple(self.pools[name] for name in rule.rule.fallbacks)
+        targets, weights = [], []
+        for backend in rule.rule.backends:
+            if backend.weight <= 0:
+                continue
+            pool = self.pools[backend.pool]
+            wanted = backend.model or model
+            canonical, upstream = pool.models.get(wanted, (wanted, wanted))
+            upstream_models = (upstream, *(p.models.get(wanted, (wanted, wanted))[1] for p in fallbacks))
+            target = Target(pool, canonical, upstream, rule.name, fallbacks, settings.timeouts,
+                            settings.retries.attempts, frozenset(settings.retries.retry_on), settings.chain, policy,
+                            policy.load_balancing, policy.outlier_detection or pool.outlier,
+                            policy.queue or pool.queue, upstream_models)
+            if self._registry is not None:  # built lazily after the swap
+                self._bind_target(target)
+            targets.append(target)
+            weights.append(backend.weight)
+        return tuple(targets), cumulative_weights(weights)
+
+    # ---- phase 2: bind (on the loop, at the swap) ------------------------------------------
+    def bind(self, endpoint_for: Callable[[EndpointSpec], Endpoint], registry: PickerRegistry) -> None:
+        """Attach live endpoints and pickers. Touches live state only through ``endpoint_for``."""
+        self._registry = registry
+        for pool in self.pools.values():
+            pool.endpoints = [endpoint_for(spec) for spec in pool.specs]
+            pool.picker = registry.picker(pool.name, pool.load_balancing, pool.outlier, pool.endpoints)
+        for target in self.default_targets.values():
+            self._bind_target(target)
+        for rule in self.rules:
+            for targets, _ in rule.targets.values():
+                for target in targets:
+                    self._bind_target(target)
+
+    def _bind_target(self, target: Target) -> None:
+        registry = self._registry
+        assert registry is not None
+        pickers = []
+        outlier = target.policy.outlier_detection if target.policy is not None else None
+        for pool in (target.pool, *target.fallbacks):
+            if target.load_balancing is None and outlier is None:
+                assert pool.picker is not None
+                pickers.append(pool.picker)
+            else:  # the policy overrides the pool's settings: a picker of its own (its state survives swaps too)
+                pickers.append(registry.picker(pool.name, target.load_balancing or pool.load_balancing,
+                                               outlier or pool.outlier, pool.endpoints))
+        target.pickers = tuple(pickers)
+
+    # ---- per request -----------------------------------------------------------------------
+    def resolve(self, ctx: RequestContext) -> Target | None:
+        model = ctx.requested_model
+        rule = self.index.first_match(ctx, model)
+        if rule is not None:
+            # Models no pool serves (a virtual "auto" a rule names) are cached too: the rule lists them.
+            return rule.choose(model, self._rule_targets, model in self.by_model or model in rule.models)
+        return self.default_targets.get(model)
+
+    def picker_keys(self) -> set[tuple[str, ...]]:
+        """The registry keys of every picker this table uses (the registry drops the others)."""
+        keys: set[tuple[str, ...]] = set()
+        for pool in self.pools.values():
+            if pool.picker is not None:
+                keys.add(pool.picker.key)
+        for target in self.default_targets.values():
+            keys.update(picker.key for picker in target.pickers)
+        for rule in self.rules:
+            for targets, _ in rule.targets.values():
+                keys.update(picker.key for target in targets for picker in target.pickers)
+        return keys
+
+    def live_urls(self) -> set[str]:
+        return {spec.url for pool in self.pools.values() for spec in pool.specs}
+
+
+def _build_pool(config: PoolConfig) -> PoolRuntime:
+    specs = tuple(EndpointSpec(ep, config.protocol) for ep in config.endpoints)
+    models: dict[str, tuple[str, str]] = {}
+    for model in config.models:
+        upstream = model.upstream_name or model.name
+        for requested in (model.name, *model.aliases):
+            models[requested] = (model.name, upstream)
+    return PoolRuntime(config.name, config.protocol, config.region, specs, models, config.load_balancing,
+                       config.outlier_detection, config.queue)

@@ -9,7 +9,10 @@ import time
 
 from ..api.snapshot import GatewayConfig
 from ..proxy.gateway import Gateway
+from .h2_server import TransportCollector
 from .http import HttpConnection, ServerLimits, ServerState
+from .listeners import TlsListener
+from .tls import TlsConfigError, TlsFiles
 
 log = logging.getLogger("tokenway.server")
 
@@ -20,13 +23,16 @@ class ListenError(RuntimeError):
 
 class GatewayServer:
     def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 8080, *,
-                 reuse_port: bool = False) -> None:
+                 reuse_port: bool = False, tls: TlsFiles | None = None, tls_port: int = 8443) -> None:
         self.gateway = gateway
         self.host = host
         self.port = port
         self.reuse_port = reuse_port
         self.state = ServerState(gateway.handle, ServerLimits())
         self._server: asyncio.Server | None = None
+        # TLS port (HTTP/2 and HTTP/1.1 by ALPN): files from the command line, else the config's tls section.
+        self.tls = TlsListener(self.state, host, tls, tls_port, reuse_port=reuse_port)
+        gateway.metrics.registry.register(TransportCollector(tls=self.tls.stats))
         if gateway.store.current is not None:
             self._on_config(gateway.store.current)
         gateway.store.subscribe(self._on_config)
@@ -38,6 +44,9 @@ class GatewayServer:
         limits.header_timeout = server.header_timeout_seconds
         limits.idle_timeout = server.idle_timeout_seconds
         limits.max_connections = server.max_connections
+        if config.tls is not None:
+            tls = config.tls
+            self.tls.configure(tls.cert_file, tls.key_file, tls.client_ca_file, tls.port)
 
     async def start(self) -> None:
         """Listen; raises ListenError with a one-line reason when the address is taken or invalid."""
@@ -52,7 +61,14 @@ class GatewayServer:
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            await self.tls.start()
+        except TlsConfigError as exc:
+            raise ListenError(str(exc)) from exc
+        except OSError as exc:
+            raise ListenError(f"cannot listen on {self.host}:{self.tls.port}: {exc.strerror or exc}") from exc
         self.state.start_sweeping()
+        self.gateway.start()
         log.info("gateway listening on http://%s:%d", self.host, self.port)
 
     async def drain(self, timeout: float) -> bool:
@@ -61,6 +77,7 @@ class GatewayServer:
         self.state.draining = True
         if self._server is not None:
             self._server.close()
+        self.tls.close()
         for conn in list(self.state.connections):
             conn.close_if_idle()
         deadline = time.monotonic() + timeout
@@ -73,11 +90,11 @@ class GatewayServer:
         return finished
 
     async def stop(self) -> None:
+        await self.tls.stop()
         self.state.stop_sweeping()
         for conn in list(self.state.connections):
             conn.close()
-        self.gateway.connections.close()
-        await self.gateway.h2.aclose()
+        await self.gateway.stop()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

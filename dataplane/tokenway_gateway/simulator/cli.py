@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from dataclasses import fields
 
 from .config import SimulatorConfig
@@ -59,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--embedding-dim", type=int, default=d.embedding_dim, help="embedding size")
     net.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     net.add_argument("--access-log", action="store_true", help="log every request")
+    net.add_argument("--api-key", default=None, help="as vLLM: require `Authorization: Bearer KEY` on /v1 routes")
+    net.add_argument("--ssl-certfile", default=None, help="as vLLM: serve HTTPS with this certificate (PEM)")
+    net.add_argument("--ssl-keyfile", default=None, help="as vLLM: the certificate's private key (PEM)")
 
     lat = parser.add_argument_group("latency model")
     lat.add_argument("--time-scale", type=float, default=d.time_scale,
@@ -112,12 +116,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="seconds during which /health and requests answer 503")
 
 
+def ssl_from_args(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.ssl_certfile:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(args.ssl_certfile, args.ssl_keyfile)
+    return context
+
+
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     return SimulatorConfig(**{f.name: getattr(args, f.name) for f in fields(SimulatorConfig)})
 
 
-async def _serve(config: SimulatorConfig, host: str, port: int, access_log: bool) -> None:
-    handle = await start_simulator(config, host, port, access_log=access_log, shutdown_timeout=5.0)
+async def _serve(config: SimulatorConfig, host: str, port: int, access_log: bool,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+    handle = await start_simulator(config, host, port, access_log=access_log, shutdown_timeout=5.0,
+                                   ssl_context=ssl_context)
     logging.getLogger(__name__).info("simulating model %s on %s (names: %s)", config.model, handle.url,
                                      ", ".join(config.model_names))
     stop = asyncio.Event()
@@ -146,5 +160,5 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(_serve(config, args.host, args.port, args.access_log))
+        runner.run(_serve(config, args.host, args.port, args.access_log, ssl_from_args(args)))
     return 0

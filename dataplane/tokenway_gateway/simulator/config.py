@@ -54,6 +54,9 @@ class SimulatorConfig(FaultSettings):
 
     embedding_dim: int = 768
 
+    # As vLLM's --api-key: /v1 requests must carry `Authorization: Bearer <api_key>`.
+    api_key: str | None = None
+
     def __post_init__(self) -> None:
         problems = []
         if not self.model:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -86,7 +87,8 @@ class Simulator:
         self._token_limit = min(config.max_model_len, config.kv_cache_blocks * config.block_size)
 
     def build_app(self) -> web.Application:
-        app = web.Application(client_max_size=_MAX_BODY)
+        middlewares = [self._require_api_key] if self.config.api_key else []
+        app = web.Application(client_max_size=_MAX_BODY, middlewares=middlewares)
         app.router.add_post("/v1/chat/completions", _openai_errors(self.chat_completions))
         app.router.add_post("/v1/completions", _openai_errors(self.completions))
         app.router.add_post("/v1/embeddings", _openai_errors(self.embeddings))
@@ -96,6 +98,14 @@ class Simulator:
         app.router.add_get("/sim/faults", self.get_faults)
         app.router.add_post("/sim/faults", _openai_errors(self.set_faults))
         return app
+
+    @web.middleware
+    async def _require_api_key(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """As vLLM with --api-key: every /v1 route needs the bearer key."""
+        if request.path.startswith("/v1/") and request.headers.get("Authorization") != f"Bearer {self.config.api_key}":
+            return _json(ApiError(401, "Unauthorized", type_="authentication_error", code="invalid_api_key").body(),
+                         401)
+        return await handler(request)
 
     # -- small endpoints ---------------------------------------------------------------
     async def health(self, request: web.Request) -> web.StreamResponse:
@@ -279,8 +289,10 @@ class Simulator:
 class SimulatorHandle:
     """A running simulator: its address, its parts (for tests) and `stop()`."""
 
-    def __init__(self, simulator: Simulator, runner: web.AppRunner, host: str, port: int) -> None:
+    def __init__(self, simulator: Simulator, runner: web.AppRunner, host: str, port: int,
+                 scheme: str = "http") -> None:
         self.simulator = simulator
+        self.scheme = scheme
         self._runner = runner
         self.host = host
         self.port = port
@@ -293,7 +305,7 @@ class SimulatorHandle:
     def url(self) -> str:
         """The root URL, e.g. http://127.0.0.1:8001 (the OpenAI base URL is url + "/v1")."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     @property
     def engine(self) -> Engine:
@@ -315,13 +327,14 @@ class SimulatorHandle:
 
 
 async def start_simulator(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0, *,
-                          access_log: bool = False, shutdown_timeout: float = 1.0) -> SimulatorHandle:
+                          access_log: bool = False, shutdown_timeout: float = 1.0,
+                          ssl_context: ssl.SSLContext | None = None) -> SimulatorHandle:
     """Start a simulator in the running event loop; port 0 picks a free port (see handle.port)."""
     simulator = Simulator(config or SimulatorConfig())
     runner = web.AppRunner(simulator.build_app(), handler_cancellation=True,
                            access_log=log if access_log else None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
+    site = web.TCPSite(runner, host, port, backlog=1024, ssl_context=ssl_context)
     await site.start()
     bound_port = int(runner.addresses[0][1])
-    return SimulatorHandle(simulator, runner, host, bound_port)
+    return SimulatorHandle(simulator, runner, host, bound_port, "https" if ssl_context is not None else "http")
