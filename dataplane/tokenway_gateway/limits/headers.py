@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from ..server.errors import GatewayError
@@ -12,13 +13,17 @@ def format_duration(seconds: float) -> str:
     """OpenAI's reset format (Go's time.Duration): `20ms`, `1s`, `1.5s`, `6m0s`, `1h2m3s`."""
     if seconds <= 0:
         return "0s"
-    if seconds < 1.0:
-        return f"{max(1, math.ceil(seconds * 1000))}ms"
-    millis = math.ceil(seconds * 1000)
+    return _format_ms(math.ceil(seconds * 1000))
+
+
+@functools.lru_cache(maxsize=8192)
+def _format_ms(millis: int) -> str:
+    if millis < 1000:
+        return f"{millis}ms"
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     whole, frac = divmod(rest, 1000)
-    secs = f"{whole}.{frac:03d}".rstrip("0").rstrip(".") if frac else str(whole)
+    secs = f"{whole}.{frac:03d}".rstrip("0") if frac else str(whole)
     if hours:
         return f"{hours}h{minutes}m{secs}s"
     if minutes:

@@ -22,6 +22,9 @@ enough expires (only on refusal). The Redis Lua script (redis_scripts.py) is thi
 from __future__ import annotations
 
 
+UNSET = -(1 << 62)
+
+
 class Window:
     __slots__ = ("counts", "head", "k", "m", "total", "width")
 
@@ -30,7 +33,7 @@ class Window:
         self.k = round(period / width)
         self.m = self.k + 1
         self.counts = [0] * self.m
-        self.head = -(1 << 62)  # bucket number of the newest bucket seen
+        self.head = UNSET  # bucket number of the newest bucket seen
         self.total = 0
 
     def bucket(self, now: float) -> int:
@@ -62,7 +65,10 @@ class Window:
 
     def adjust(self, bucket: int, delta: int, now_bucket: int) -> None:
         """Settle: change what `bucket` holds by `delta` while it still counts; extra usage after it
-        expired is charged now, a refund after it expired has nothing left to free."""
+        expired is charged now, a refund after it expired has nothing left to free. A window that
+        never counted anything (its limit was not set) is left alone."""
+        if self.head == UNSET:
+            return
         self.advance(now_bucket)
         if bucket > self.head - self.m:
             i = bucket % self.m
