@@ -21,7 +21,6 @@ enough expires (only on refusal). The Redis Lua script (redis_scripts.py) is thi
 
 from __future__ import annotations
 
-
 UNSET = -(1 << 62)
 
 
