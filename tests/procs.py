@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -37,13 +38,14 @@ def _env() -> dict[str, str]:
 
 
 def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None,
-              log: Path | None = None) -> None:
+              log: Path | None = None, verify: str | bool = True) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode}: {log.read_text() if log else ''}")
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
+            context = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+            if httpx.get(url, timeout=1.0, verify=context).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -60,7 +62,7 @@ class Proc:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.extra.get('scheme', 'http')}://127.0.0.1:{self.port}"
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         if self.proc.poll() is None:
@@ -81,29 +83,32 @@ class ProcessFactory:
         self.workdir = workdir
         self.procs: list[Proc] = []
 
-    def _spawn(self, name: str, args: list[str], port: int) -> Proc:
+    def _spawn(self, name: str, args: list[str], port: int, env: dict[str, str] | None = None) -> Proc:
         log = self.workdir / f"{name}-{port}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen([sys.executable, "-m", "tokenway_gateway.cli", *args], stdout=out,
-                                    stderr=subprocess.STDOUT, env=_env())
+                                    stderr=subprocess.STDOUT, env={**_env(), **(env or {})})
         handle = Proc(proc, port, log)
         self.procs.append(handle)
         return handle
 
-    def simulator(self, model: str = "sim-model", *flags: str, wait: bool = True) -> Proc:
+    def simulator(self, model: str = "sim-model", *flags: str, wait: bool = True, ca_file: str | None = None) -> Proc:
+        """A simulator; with ``--ssl-certfile`` among the flags it serves HTTPS (``ca_file`` verifies it)."""
         port = free_port()
         handle = self._spawn("sim", ["sim", "--host", "127.0.0.1", "--port", str(port), "--model", model,
                                      "--log-level", "warning", *flags], port)
+        if "--ssl-certfile" in flags:
+            handle.extra["scheme"] = "https"
         if wait:
-            wait_http(handle.url + "/health", proc=handle.proc, log=handle.log)
+            wait_http(handle.url + "/health", proc=handle.proc, log=handle.log, verify=ca_file or True)
         return handle
 
-    def gateway(self, config: dict[str, Any], *flags: str) -> Proc:
+    def gateway(self, config: dict[str, Any], *flags: str, env: dict[str, str] | None = None) -> Proc:
         port = free_port()
         config_path = self.workdir / f"gateway-{port}.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         handle = self._spawn("gateway", ["gateway", "--config", str(config_path), "--host", "127.0.0.1",
-                                         "--port", str(port), "--reload-interval", "0.1", *flags], port)
+                                         "--port", str(port), "--reload-interval", "0.1", *flags], port, env)
         handle.extra["config_path"] = config_path
         wait_http(handle.url + "/readyz", proc=handle.proc, log=handle.log)
         return handle

@@ -111,12 +111,6 @@ def test_models_is_the_union_of_pools_and_aliases(stack: dict[str, Any]) -> None
     assert names == {"model-a", "alias-a", "model-b"}
 
 
-def test_alias_is_rewritten_to_the_served_name(stack: dict[str, Any]) -> None:
-    response = httpx.post(stack["gw"].url + CHAT, json={**chat(), "model": "alias-a"})
-    assert response.status_code == 200
-    assert response.headers["x-tokenway-pool"] == "pool-a"
-
-
 def test_header_rule_routes_to_another_pool(stack: dict[str, Any]) -> None:
     response = httpx.post(stack["gw"].url + CHAT, json=chat(), headers={"x-tier": "premium"})
     assert response.status_code == 200
@@ -124,19 +118,6 @@ def test_header_rule_routes_to_another_pool(stack: dict[str, Any]) -> None:
     # The client sees the model it asked for; the engine's name is in a header.
     assert response.json()["model"] == "model-a"
     assert response.headers["x-tokenway-upstream-model"] == "model-b"
-
-
-def test_least_request_spreads_concurrent_streams(stack: dict[str, Any]) -> None:
-    import concurrent.futures
-
-    def one(_: int) -> str:
-        body = chat(stream=True, max_tokens=20)
-        return httpx.post(stack["gw"].url + CHAT, json=body, timeout=30).headers["x-tokenway-endpoint"]
-
-    with concurrent.futures.ThreadPoolExecutor(8) as pool_:
-        used = list(pool_.map(one, range(16)))
-    assert len(set(used)) == 2, used
-    assert min(used.count(e) for e in set(used)) >= 4
 
 
 def test_metrics_record_latency_and_tokens(stack: dict[str, Any]) -> None:
