@@ -19,9 +19,52 @@ if TYPE_CHECKING:
 
     from ..semantic import Embedder
 
-MAX_TOTAL_SCAN_CHARS = 4 * MAX_SCAN_CHARS  # across all texts of one request, newest first
+MAX_TOTAL_SCAN_CHARS = 2 * MAX_SCAN_CHARS  # across all texts of one request, newest first
 CHARS_PER_TOKEN = 4  # the estimate used when the caller has no token count
 _WORD = re.compile(r"[a-z]+")
+# Every rule matches within this many characters of one of its words; a long text is searched
+# only in windows around those words, so its cost grows with its suspicious words, not its length.
+WINDOW = 320
+_ANCHORS: frozenset[str] = frozenset().union(*(rule.words for rule in RULES if rule.view == "text"))
+
+
+def _anchor_positions(form: str) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for match in _WORD.finditer(form):
+        word = match.group()
+        if word in _ANCHORS:
+            found.setdefault(word, []).append(match.start())
+    return found
+
+
+def _windows(starts: list[int], size: int) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start in sorted(starts):
+        low, high = max(0, start - WINDOW), start + WINDOW
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], min(size, high))
+        else:
+            merged.append((low, min(size, high)))
+    return merged
+
+
+def _search(pattern: re.Pattern[str], words: frozenset[str], form: str, found: dict[str, list[int]]) -> bool:
+    if len(form) <= 2 * WINDOW:
+        return pattern.search(form) is not None
+    starts = [p for word in words for p in found.get(word, ())]
+    return any(pattern.search(form, low, high) is not None for low, high in _windows(starts, len(form)))
+
+
+def _search_compact(pattern: re.Pattern[str], words: frozenset[str], compact: str) -> bool:
+    if len(compact) <= 2 * WINDOW:
+        return any(w in compact for w in words) and pattern.search(compact) is not None
+    starts: list[int] = []
+    for word in words:
+        at = compact.find(word)
+        while at != -1 and len(starts) < 64:
+            starts.append(at)
+            at = compact.find(word, at + 1)
+    return any(pattern.search(compact, low, high) is not None for low, high in _windows(starts, len(compact)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,16 +161,18 @@ class PromptGuard:
         """Heuristic score of one text."""
         scanned = views(text, LEXICON)
         families: dict[str, float] = {}
-        words = set(_WORD.findall(" ".join(scanned.text)))
+        forms = scanned.text
+        positions = [_anchor_positions(form) for form in forms]
+        words = set().union(*positions)
         compact = scanned.compact
         for rule in RULES:
             if families.get(rule.family, 0.0) >= rule.weight:
                 continue
             if rule.view == "compact":
-                hit = any(w in compact for w in rule.words) and rule.pattern.search(compact) is not None
+                hit = _search_compact(rule.pattern, rule.words, compact)
             else:
                 hit = not rule.words.isdisjoint(words) and any(
-                    rule.pattern.search(form) is not None for form in scanned.text
+                    _search(rule.pattern, rule.words, form, found) for form, found in zip(forms, positions, strict=True)
                 )
             if hit:
                 families[rule.family] = rule.weight

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-MAX_SCAN_CHARS = 16_384
+MAX_SCAN_CHARS = 8_192
 MAX_PAYLOADS = 4
 MAX_PAYLOAD_CHARS = 4_096
 MIN_PAYLOAD_CHARS = 16
@@ -52,6 +52,10 @@ _MAX_LEET_TOKEN = 24  # a longer run of letters and digits is an id, a hash or a
 _SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
 _NON_LETTER = re.compile(r"[^a-z]+")
 _BASE64 = re.compile(rf"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{{{MIN_PAYLOAD_CHARS},}}={{0,2}}")
+_FULLWIDTH = re.compile("[\uff01-\uff5e]")
+_NON_ASCII_WORD = re.compile(r"\w*[^\x00-\x7f]\w*")
+_INVISIBLE_CLASS = "".join(f"\\U{cp:08x}" for cp in _INVISIBLE)
+_INVISIBLE_IN_WORD = re.compile(f"[A-Za-z][{_INVISIBLE_CLASS}]+(?=[A-Za-z])")
 _HEX = re.compile(r"(?:\\x[0-9a-fA-F]{2}){8,}|(?:[0-9a-fA-F]{2}[ :]?){8,}")
 
 
@@ -112,7 +116,7 @@ def fold(text: str) -> tuple[str, tuple[str, ...]]:
     if text.isascii():
         return text.lower(), ()
     signals: list[str] = []
-    if any(_TAG_FIRST <= ord(c) <= _TAG_LAST for c in text):
+    if _TAG_RUN.search(text):
         text, _ = _hidden_tags(text)
     nfkc = unicodedata.normalize("NFKC", text)
     if nfkc != text and _fullwidth_count(text) >= 4:
@@ -126,16 +130,14 @@ def fold(text: str) -> tuple[str, tuple[str, ...]]:
 
 
 def _fullwidth_count(text: str) -> int:
-    return sum(1 for c in text if 0xFF01 <= ord(c) <= 0xFF5E)
+    return len(_FULLWIDTH.findall(text, 0, MAX_SCAN_CHARS))
 
 
 def _mixed_script(nfkc: str) -> bool:
     """A word that mixes ASCII letters with look-alikes from another script (Cyrillic i and o in ``ignore``)."""
     table = _fold_table()
-    for match in _WORD.finditer(nfkc):
+    for match in _NON_ASCII_WORD.finditer(nfkc):
         word = match.group()
-        if word.isascii():
-            continue
         if any(c.isascii() and c.isalpha() for c in word) and any(
             not c.isascii() and isinstance(table.get(ord(c)), str) for c in word
         ):
@@ -143,23 +145,9 @@ def _mixed_script(nfkc: str) -> bool:
     return False
 
 
-_WORD = re.compile(r"\w+")
-_INVISIBLE_SET = frozenset(chr(cp) for cp in _INVISIBLE)
-
-
 def _invisible_inside_words(text: str) -> bool:
     """Three or more invisible characters between ASCII letters (ZWJ in emoji, ZWNJ in Persian don't count)."""
-    count = 0
-    for i in range(1, len(text) - 1):
-        if text[i] in _INVISIBLE_SET and text[i - 1].isascii() and text[i - 1].isalpha():
-            j = i + 1
-            while j < len(text) and text[j] in _INVISIBLE_SET:
-                j += 1
-            if j < len(text) and text[j].isascii() and text[j].isalpha():
-                count += 1
-                if count >= 3:
-                    return True
-    return False
+    return any(n >= 2 for n, _ in enumerate(_INVISIBLE_IN_WORD.finditer(text)))
 
 
 def _read_leet(token: str, lexicon: frozenset[str]) -> str:
@@ -259,7 +247,7 @@ def views(text: str, lexicon: frozenset[str] = frozenset()) -> Views:
     text = clip(text)
     signals: list[str] = []
     sources: list[str] = [text]
-    if not text.isascii() and any(_TAG_FIRST <= ord(c) <= _TAG_LAST for c in text):
+    if not text.isascii() and _TAG_RUN.search(text):
         text, hidden = _hidden_tags(text)
         sources[0] = text
         if len(hidden) >= 4:

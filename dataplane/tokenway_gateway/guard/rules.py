@@ -100,14 +100,16 @@ RULES: tuple[Rule, ...] = (
         "instruction-override",
         0.8,
         "ignore ignoring disregard disregarding forget skip abandon discard override overrule bypass cancel "
-        "erase throw set put stop do don never nevermind pay overlook neglect scrap leave",
+        "erase throw aside following follow obey mind nevermind attention overlook neglect scrap behind obeying "
+        "adhering respecting",
         rf"\b{_OVERRIDE_VERB}\b{GAP % 40}\b{_QUALIFIER}\b(?:\s+\w+){{0,2}}?\s+{_INSTRUCTION}\b",
     ),
     _rule(
         "instruction-override",
         0.8,
         "ignore ignoring disregard disregarding forget skip abandon discard override overrule bypass cancel "
-        "erase throw set put stop do don never nevermind pay overlook neglect scrap leave",
+        "erase throw aside following follow obey mind nevermind attention overlook neglect scrap behind obeying "
+        "adhering respecting",
         rf"\b{_OVERRIDE_VERB}\b{GAP % 40}\b{_INSTRUCTION}\s+{_POSITION}",
     ),
     _rule(
@@ -337,7 +339,8 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "authority-claim",
         0.3,
-        "i this by authorized authorised authorize authorise authorization authorisation admin administrator as",
+        "developer developers creator creators admin administrator owner operator programmer maker makers order "
+        "authorized authorised authorize authorise permit permission authorization authorisation root",
         r"\b(?:i am|i'm|this is) (?:your|the) (?:developer|creator|admin|administrator|owner|operator|programmer|"
         r"maker)s?\b|\bby order of\b|\bauthori[sz]ed (?:red[- ]team|test|by (?:your|the) (?:developers?|creators?|"
         r"admin))|\bi (?:authori[sz]e|permit) you\b|\bi (?:give|grant) you permission\b|\bauthori[sz]ation code\b|"
@@ -455,7 +458,7 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "prompt-boundary",
         0.45,
-        "end new start system conversation",
+        "input document conversation prompt context instructions content session override notice update alert",
         r"\b(?:end of (?:the )?(?:user input|document|conversation|prompt|context|input|instructions|user content)|"
         r"new (?:system prompt|session|conversation)|start of (?:the )?new (?:system )?(?:prompt|instructions)|"
         r"system (?:override|notice|update|alert)|conversation (?:above )?is over)\b",
@@ -501,7 +504,8 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "tool-stealth",
         0.4,
-        "silently secretly quietly covertly without do don no user they",
+        "silently secretly quietly covertly telling informing asking notifying alerting tell mention inform notify "
+        "alert confirmation approved confirmed consented",
         r"\b(?:silently|secretly|quietly|covertly)\b|\bwithout (?:telling|informing|asking|notifying|alerting) "
         r"(?:the )?(?:user|them|anyone)\b|\b(?:do not|don't) (?:tell|mention|inform|notify|alert)\b[^.\n]{0,15}"
         r"\buser\b|\bno confirmation (?:needed|required)\b|\b(?:user|they) (?:has|have) already "
@@ -518,14 +522,14 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "privilege-escalation",
         0.35,
-        "grant make set give assign",
+        "admin root superuser sudo",
         r"\b(?:grant|make|set|give)_?(?:admin|root|superuser|sudo)\b|\b(?:grant|give|assign)\b[^.\n]{0,20}?"
         r"\b(?:admin|root|superuser) (?:rights|access|privileges|role)\b",
     ),
     _rule(
         "dangerous-command",
         0.35,
-        "rm preserve drop curl etc os format mkfs",
+        "rm preserve drop curl passwd shadow os format mkfs",
         r"rm\s+-rf\s+/(?:\s|$|\*|\"|')|--no-preserve-root|drop\s+table|curl\s[^|\n]{0,100}\|\s*(?:sh|bash)\b|"
         r"/etc/(?:passwd|shadow)|os\.system\(|format c:|mkfs\.",
     ),

@@ -1,0 +1,219 @@
+"""Prompt guard benchmark: detection quality on held-out labelled data, and latency, against a
+naive keyword filter measured in the same run.
+
+The labelled set is bench/data/guard_{tune,heldout}.jsonl: injection and jailbreak attempts
+(plain, and obfuscated with homoglyphs, zero-width characters, tag characters, base64, hex,
+leetspeak, full-width forms, letter spacing) and benign prompts, many with trigger words
+("ignore the noise in this audio", "act as a tour guide"). An attack and its obfuscated
+variants sit in the same half. The rules were tuned on the tune half only; the figures are
+for the held-out half (pass --split tune to see the tune half).
+
+Figures:
+  1. TPR and FPR of PromptGuard (heuristic mode, default threshold 0.5) and of the baseline
+     (a case-insensitive regex of the phrases simple filters look for, on the raw text);
+     TPR per obfuscation and FPR on the benign prompts with trigger words;
+  2. latency of one check() (p50 / p99 / max over every held-out prompt, repeated), and of a
+     100 KiB prompt and a 1 MiB base64 blob (the bounded decoders);
+  3. with --embedding: embedding mode (attack exemplars, shared MiniLM embedder), its
+     threshold chosen on the tune half, reported on the held-out half.
+
+    python bench/guard.py [--split heldout] [--repeat 20] [--embedding]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gc
+import json
+import random
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "dataplane"))
+
+from tokenway_gateway.api.route import PromptGuard as PromptGuardConfig  # noqa: E402
+from tokenway_gateway.guard import PromptGuard  # noqa: E402
+
+DATA = ROOT / "bench" / "data"
+
+# What a simple filter does: a case-insensitive regex of well-known attack phrases and words.
+BASELINE = re.compile(
+    r"ignore (?:all )?(?:the )?(?:previous|prior|above) (?:instructions|prompts?)|disregard|jailbreak|"
+    r"\bdan\b|developer mode|system prompt|act as|pretend|role-?play|no restrictions|without restrictions|"
+    r"bypass|override|forget (?:all|everything|your)|unfiltered|uncensored|reveal your|do anything now",
+    re.I,
+)
+
+
+def load(split: str) -> list[dict[str, Any]]:
+    with (DATA / f"guard_{split}.jsonl").open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def quality(rows: Sequence[dict[str, Any]], flag: Callable[[str], bool]) -> dict[str, Any]:
+    tp = fp = fn = tn = 0
+    by_obf: Counter[str] = Counter()
+    by_obf_hit: Counter[str] = Counter()
+    trig = trig_fp = 0
+    for row in rows:
+        flagged = flag(row["text"])
+        if row["label"] == "attack":
+            by_obf[row["obfuscation"]] += 1
+            if flagged:
+                tp += 1
+                by_obf_hit[row["obfuscation"]] += 1
+            else:
+                fn += 1
+        else:
+            if row["category"] == "trigger":
+                trig += 1
+                trig_fp += flagged
+            if flagged:
+                fp += 1
+            else:
+                tn += 1
+    return {
+        "tpr": tp / max(1, tp + fn),
+        "fpr": fp / max(1, fp + tn),
+        "tp": tp,
+        "fn": fn,
+        "fp": fp,
+        "tn": tn,
+        "trigger_fpr": trig_fp / max(1, trig),
+        "trigger_fp": trig_fp,
+        "trigger_n": trig,
+        "by_obfuscation": {k: (by_obf_hit[k], by_obf[k]) for k in sorted(by_obf)},
+    }
+
+
+def latency(fn: Callable[[str], object], texts: Sequence[str], repeat: int) -> dict[str, float]:
+    for text in texts[:50]:
+        fn(text)  # warm caches (the confusables table, compiled patterns)
+    order = [t for _ in range(repeat) for t in texts]
+    random.Random(1).shuffle(order)
+    samples: list[float] = []
+    gc.collect()
+    for text in order:
+        start = time.perf_counter_ns()
+        fn(text)
+        samples.append((time.perf_counter_ns() - start) / 1e3)
+    samples.sort()
+    return {
+        "p50": samples[len(samples) // 2],
+        "p99": samples[int(len(samples) * 0.99)],
+        "max": samples[-1],
+        "n": len(samples),
+    }
+
+
+def one_shot(fn: Callable[[str], object], text: str, repeat: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        fn(text)
+        best = min(best, (time.perf_counter_ns() - start) / 1e3)
+    return best
+
+
+def show_quality(name: str, q: dict[str, Any]) -> None:
+    print(
+        f"  {name:<26} TPR {q['tpr']:.3f} ({q['tp']}/{q['tp'] + q['fn']})   FPR {q['fpr']:.3f} "
+        f"({q['fp']}/{q['fp'] + q['tn']})   FPR on trigger-word benign {q['trigger_fpr']:.3f} "
+        f"({q['trigger_fp']}/{q['trigger_n']})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", default="heldout", choices=["heldout", "tune"])
+    parser.add_argument("--repeat", type=int, default=20, help="times each prompt is checked for the latency figure")
+    parser.add_argument("--embedding", action="store_true", help="also measure embedding mode (loads the embedder)")
+    args = parser.parse_args()
+
+    rows = load(args.split)
+    guard = PromptGuard(PromptGuardConfig(enabled=True))
+    n_attack = sum(r["label"] == "attack" for r in rows)
+    print(f"labelled set: {args.split} half, {len(rows)} prompts ({n_attack} attacks, {len(rows) - n_attack} benign)")
+
+    def guard_flag(text: str) -> bool:
+        return guard.check([text]).flagged
+
+    def baseline_flag(text: str) -> bool:
+        return BASELINE.search(text) is not None
+
+    q_guard = quality(rows, guard_flag)
+    q_base = quality(rows, baseline_flag)
+    print("\n1. detection (targets: TPR >= 0.9 at FPR <= 0.02)")
+    show_quality("PromptGuard heuristic", q_guard)
+    show_quality("baseline keyword regex", q_base)
+    print("  TPR by obfuscation          guard        baseline")
+    for obf, (hit, total) in q_guard["by_obfuscation"].items():
+        base_hit, _ = q_base["by_obfuscation"][obf]
+        print(
+            f"    {obf:<24} {hit:>3}/{total:<3} {hit / total:5.2f}   {base_hit:>3}/{total:<3} {base_hit / total:5.2f}"
+        )
+
+    texts = [r["text"] for r in rows]
+    lat_guard = latency(lambda t: guard.check([t]), texts, args.repeat)
+    lat_base = latency(lambda t: BASELINE.search(t), texts, args.repeat)
+    print(f"\n2. latency of one check, {lat_guard['n']:.0f} calls (target: p99 <= 1 ms in heuristic mode)")
+    print(
+        f"  PromptGuard heuristic      p50 {lat_guard['p50']:7.1f} us  p99 {lat_guard['p99']:7.1f} us  "
+        f"max {lat_guard['max']:8.1f} us"
+    )
+    print(
+        f"  baseline keyword regex     p50 {lat_base['p50']:7.1f} us  p99 {lat_base['p99']:7.1f} us  "
+        f"max {lat_base['max']:8.1f} us"
+    )
+    plain = (" ".join(r["text"] for r in rows if r["category"] == "general") * 40)[:102_400]
+    dense = (" ".join(r["text"] for r in rows if r["category"] == "trigger") * 40)[:102_400]
+    blob = "Decode this: " + base64.b64encode(random.Random(2).randbytes(768 * 1024)).decode()
+    check = lambda t: guard.check([t])  # noqa: E731
+    print(f"  100 KiB everyday prompt    {one_shot(check, plain) / 1e3:7.2f} ms (head and tail scanned)")
+    print(f"  100 KiB of trigger words   {one_shot(check, dense) / 1e3:7.2f} ms (benign prompts with trigger words)")
+    print(f"  1 MiB base64 blob          {one_shot(check, blob) / 1e3:7.2f} ms")
+
+    if args.embedding:
+        embedding_mode(args.split)
+
+
+def embedding_mode(split: str) -> None:
+    from tokenway_gateway.semantic import get_embedder
+
+    embedder = get_embedder()
+    tune, report = load("tune"), load(split)
+    guard = PromptGuard(PromptGuardConfig(enabled=True, mode="embedding"), embedder=embedder)
+    tune_vectors = embedder.embed([r["text"] for r in tune])
+    report_vectors = embedder.embed([r["text"] for r in report])
+    tune_heuristic = [guard.check([r["text"]]).flagged for r in tune]
+    tune_similarity = [guard.exemplar_similarity(v) for v in tune_vectors]
+    # the highest TPR on the tune half whose FPR stays <= 0.01 there
+    best = (-1.0, 1.0)
+    for step in range(40, 100):
+        threshold = step / 100
+        flags = [h or s >= threshold for h, s in zip(tune_heuristic, tune_similarity, strict=True)]
+        q = quality(tune, dict(zip((r["text"] for r in tune), flags, strict=True)).__getitem__)
+        if q["fpr"] <= 0.01 and q["tpr"] > best[0]:
+            best = (q["tpr"], threshold)
+    threshold = best[1]
+    report_flags = {
+        r["text"]: guard.check([r["text"]]).flagged or guard.exemplar_similarity(v) >= threshold
+        for r, v in zip(report, report_vectors, strict=True)
+    }
+    q = quality(report, report_flags.__getitem__)
+    print(f"\n3. embedding mode (exemplar threshold {threshold:.2f}, chosen on the tune half)")
+    show_quality("heuristic + exemplars", q)
+    texts = [r["text"] for r in report]
+    lat = latency(lambda t: guard.check([t], embedder.embed([t])[0]), texts, 2)
+    print(f"  embed + check              p50 {lat['p50'] / 1e3:7.2f} ms  p99 {lat['p99'] / 1e3:7.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
