@@ -119,9 +119,9 @@ class _RequestCollector(Collector):
         yield from (prompt, completion, requests, in_flight, unrouted)
         costs = self.owner.stage_costs
         if costs is not None:
-            seconds = CounterMetricFamily("tokenway_stage_seconds", "Time spent in each stage (--stage-timing).",
+            seconds = CounterMetricFamily("tokenway_stage_seconds", "Time spent in each stage (TOKENWAY_STAGE_TIMING=1).",
                                           labels=("stage",))
-            calls = CounterMetricFamily("tokenway_stage_calls", "Calls of each stage (--stage-timing).",
+            calls = CounterMetricFamily("tokenway_stage_calls", "Calls of each stage (TOKENWAY_STAGE_TIMING=1).",
                                         labels=("stage",))
             for stage, (spent, count) in list(costs.items()):
                 seconds.add_metric([stage], spent)

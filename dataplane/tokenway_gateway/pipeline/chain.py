@@ -56,7 +56,7 @@ def advance(ctx: RequestContext) -> None:
 
 
 def advance_timed(ctx: RequestContext) -> None:
-    """:func:`advance`, charging each stage's time to ``ctx.gateway.stage_costs`` (``--stage-timing``)."""
+    """:func:`advance`, charging each stage's time to ``ctx.gateway.stage_costs`` (TOKENWAY_STAGE_TIMING=1)."""
     costs = ctx.gateway.stage_costs
     clock = time.perf_counter
     try:
