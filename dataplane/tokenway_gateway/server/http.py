@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from typing import Protocol
 
 import httptools
 
@@ -44,13 +45,23 @@ class ServerLimits:
         self.max_connections = max_connections
 
 
+class ServedConnection(Protocol):
+    """What the sweep and the drain need of a connection (HTTP/1.1, or HTTP/2 in h2_server)."""
+
+    deadline: float
+
+    def on_deadline(self) -> None: ...
+    def close(self) -> None: ...
+    def close_if_idle(self) -> None: ...
+
+
 class ServerState:
     """Shared by every connection of one listener: the handler, limits and the open set."""
 
     def __init__(self, handler: Handler, limits: ServerLimits | None = None) -> None:
         self.handler = handler
         self.limits = limits or ServerLimits()
-        self.connections: set[HttpConnection] = set()
+        self.connections: set[ServedConnection] = set()
         self.draining = False
         self.active_requests = 0
         self.refused_connections = 0
@@ -112,6 +123,7 @@ class HttpConnection(asyncio.Protocol):
         self.deadline = 0.0
         self._url = bytearray()
         self._header_bytes = 0
+        self._upgrading = False  # an "upgrade: h2c" request is held back from the handler
 
     @property
     def max_body_bytes(self) -> int:
@@ -144,11 +156,24 @@ class HttpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._reject(400, "protocol upgrades are not supported")
+        except httptools.HttpParserUpgrade as exc:
+            if not (self._upgrading and self._h2_upgrade(data[exc.args[0]:] if exc.args else b"")):
+                self._reject(400, "protocol upgrades are not supported")
         except httptools.HttpParserError as exc:
-            if not self.closed:
+            # HTTP/2 with prior knowledge: httptools stops at the preface, so only this error path looks for it.
+            if not self.closed and not (self._url == b"*" and self._h2_preface(data, exc)):
                 self._reject(400, f"malformed HTTP request: {exc}")
+
+    def _h2_preface(self, data: bytes, error: Exception) -> bool:
+        from .h2_server import take_over_prior_knowledge
+
+        return take_over_prior_knowledge(self, data, error)
+
+    def _h2_upgrade(self, rest: bytes) -> bool:
+        from .h2_server import take_over_upgrade
+
+        self._upgrading = self.busy = False
+        return bool(self.pending) and take_over_upgrade(self, self.pending.pop(), rest)
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -203,6 +228,8 @@ class HttpConnection(asyncio.Protocol):
             request.traceparent = value
         elif name == b"expect":
             request.expect_continue = value.lower() == b"100-continue"
+        elif name == b"upgrade" and not self.busy and value.lower() == b"h2c":
+            self.busy = self._upgrading = True  # on_message_complete holds it; the upgrade hands it to HTTP/2
 
     def on_headers_complete(self) -> None:
         request = self.request
@@ -237,7 +264,11 @@ class HttpConnection(asyncio.Protocol):
         self.phase = _BUSY
         self.deadline = 0.0
         if self.busy:
-            self.pending.append(request)
+            if self._upgrading and not self.parser.should_upgrade():
+                self._upgrading = self.busy = False  # "upgrade: h2c" without "connection: upgrade": HTTP/1.1
+                self._start(request)
+            else:
+                self.pending.append(request)
         else:
             self._start(request)
 

@@ -14,6 +14,7 @@ from ..observability.logs import configure_logging
 from ..observability.metrics import GatewayMetrics
 from ..proxy.gateway import Gateway
 from .lifecycle import GatewayServer, ListenError
+from .tls import TlsFiles
 
 DESCRIPTION = """Run the Tokenway gateway: an OpenAI-compatible proxy in front of inference pools.
 
@@ -40,6 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--access-log", action="store_true",
                         help="log one JSON line per proxied request (status, pool, latency, tokens; never prompts)")
+    tls = parser.add_argument_group("TLS (a second listener: HTTP/2 and HTTP/1.1 by ALPN; files reloaded on change)")
+    tls.add_argument("--tls-cert", metavar="FILE", help="PEM certificate chain (overrides the config's tls section)")
+    tls.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
+    tls.add_argument("--tls-client-ca", metavar="FILE", help="PEM CA bundle: require client certificates it signed")
+    tls.add_argument("--tls-port", type=int, default=8443, help="TLS listen port (default 8443)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +63,10 @@ def _log_crash(task: asyncio.Task[None]) -> None:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    if bool(args.tls_cert) != bool(args.tls_key) or (args.tls_client_ca and not args.tls_cert):
+        log.error("--tls-cert and --tls-key go together, and --tls-client-ca needs them")
+        return 2
+    tls = TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
     store = ConfigStore()
     tasks: list[asyncio.Task[None]] = []
     if args.config:
@@ -86,7 +96,7 @@ async def serve(args: argparse.Namespace) -> int:
     store.subscribe(lambda _: metrics.config_reloads.labels("applied").inc())
     store.on_reject(lambda _: metrics.config_reloads.labels("rejected").inc())
     gateway = Gateway(store, metrics, access_log=args.access_log)
-    server = GatewayServer(gateway, args.host, args.port)
+    server = GatewayServer(gateway, args.host, args.port, tls=tls, tls_port=args.tls_port)
     try:
         await server.start()
     except ListenError as exc:
