@@ -51,7 +51,7 @@ _HEX_TOKEN = re.compile(r"[0-9a-f]{6,}")
 _MAX_LEET_TOKEN = 24  # a longer run of letters and digits is an id, a hash or a payload, not a word
 _SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
 _NON_LETTER = re.compile(r"[^a-z]+")
-_BASE64 = re.compile(rf"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{{{MIN_PAYLOAD_CHARS},}}={{0,2}}")
+_BASE64 = re.compile(rf"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{{{MIN_PAYLOAD_CHARS},}}={{0,2}}")
 _FULLWIDTH = re.compile("[\uff01-\uff5e]")
 _NON_ASCII_WORD = re.compile(r"\w*[^\x00-\x7f]\w*")
 _INVISIBLE_CLASS = "".join(f"\\U{cp:08x}" for cp in _INVISIBLE)
