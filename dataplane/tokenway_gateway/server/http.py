@@ -121,6 +121,7 @@ class HttpConnection(asyncio.Protocol):
         self.write_paused = False
         self.phase = _IDLE
         self.deadline = 0.0
+        self.read_eof = False
         self._url = bytearray()
         self._header_bytes = 0
         self._upgrading = False  # an "upgrade: h2c" request is held back from the handler
@@ -174,6 +175,13 @@ class HttpConnection(asyncio.Protocol):
 
         self._upgrading = self.busy = False
         return bool(self.pending) and take_over_upgrade(self, self.pending.pop(), rest)
+
+    def eof_received(self) -> bool | None:
+        """The client half-closed after sending: answer what it sent, then close."""
+        self.read_eof = True
+        if self.busy or self.pending:
+            return True  # keep the transport open for the response
+        return None  # idle: close now
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -293,7 +301,7 @@ class HttpConnection(asyncio.Protocol):
         self.state.active_requests -= 1
         if self.closed:
             return
-        if not request.keep_alive or self.state.draining:
+        if not request.keep_alive or self.state.draining or (self.read_eof and not self.pending):
             self.close()
         elif self.pending:
             # Pipelined requests: next turn of the loop, not recursion.
