@@ -32,7 +32,8 @@ class CachePolicySpec(ApiModel):
         default="exact", description="exact: same request; semantic: a close enough prompt; both."
     )
     similarity_threshold: float = Field(
-        default=0.95, ge=0.5, le=1.0, description="Cosine similarity a semantic hit needs."
+        default=0.80, ge=0.5, le=1.0,
+        description="Cosine similarity a semantic candidate needs before the verifier checks it (0.80: measured).",
     )
     embedding: EmbeddingSource = Field(default_factory=EmbeddingSource, description="Where embeddings come from.")
     ttl_seconds: int = Field(default=3600, ge=1, le=30 * 86400, description="How long an entry lives.")
@@ -50,6 +51,13 @@ class CachePolicySpec(ApiModel):
         default="tenant", description="tenant: entries are never shared between API keys; global: shared."
     )
     cache_streaming: bool = Field(default=True, description="Cache streamed responses and replay them as streams.")
+    verify: bool = Field(
+        default=True,
+        description="Serve a semantic candidate only if no contradiction is found (negation, numbers, entities, ...).",
+    )
+    cache_sampled: bool = Field(
+        default=False, description="Also cache requests with temperature > 0 (unset temperature counts as 1)."
+    )
 
 
 class CachePolicyStatus(ObjectStatus):
