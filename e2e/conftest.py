@@ -16,16 +16,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `import e2e.…` regardless of how pytest was started
     sys.path.insert(0, str(ROOT))
 
+from e2e.cluster import apply, install_crds  # noqa: E402 - shared with ./dev cluster and the bench
 from e2e.conftest_controlplane import control_plane  # noqa: E402, F401 - the session fixture
 from e2e.kube_cluster import ControlPlane  # noqa: E402
 from e2e.node_harness import python_env  # noqa: E402
@@ -50,40 +49,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def apply(client: httpx.Client, path: str, manifest: dict[str, Any], manager: str = "e2e") -> dict[str, Any]:
-    """Server-side apply as ``manager`` (like `kubectl apply --server-side`)."""
-    import json
-
-    response = client.patch(
-        path,
-        params={"fieldManager": manager, "force": "true"},
-        content=json.dumps(manifest),
-        headers={"Content-Type": "application/apply-patch+yaml"},
-    )
-    response.raise_for_status()
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def install_crds(cp: ControlPlane) -> None:
-    with cp.http_client() as client:
-        names = []
-        for path in sorted((ROOT / "crds").glob("*.yaml")):
-            for doc in yaml.safe_load_all(path.read_text()):
-                name = doc["metadata"]["name"]
-                apply(client, f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}", doc)
-                names.append(name)
-        deadline = time.monotonic() + 30
-        for name in names:
-            while True:
-                crd = client.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}").json()
-                conds = {c["type"]: c["status"] for c in crd.get("status", {}).get("conditions", [])}
-                if conds.get("Established") == "True":
-                    break
-                assert time.monotonic() < deadline, f"CRD {name} not established"
-                time.sleep(0.1)
 
 
 def bind_operator_rbac(cp: ControlPlane) -> Path:
