@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
-from .common import ApiModel, ObjectStatus, SecretKeyRef
+from .common import ApiModel, ObjectStatus, SecretKeyRef, cel
 from .pool import DEFAULT_REGION
 
 
@@ -19,7 +19,32 @@ class ResourceRequirements(ApiModel):
     memory_limit: str | None = Field(default="1Gi", pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)?$", description="Memory limit.")
 
 
+class TlsSecretRef(ApiModel):
+    """A kubernetes.io/tls Secret (tls.crt, tls.key), as cert-manager writes it."""
+
+    name: str = Field(min_length=1, max_length=253, description="Name of the Secret, in the same namespace.")
+
+
+class ClientCaSecretRef(ApiModel):
+    """The CA bundle client certificates must chain to (mTLS)."""
+
+    name: str = Field(min_length=1, max_length=253, description="Name of the Secret, in the same namespace.")
+    key: str = Field(default="ca.crt", min_length=1, max_length=253, description="Key of the PEM bundle.")
+
+
+class GatewayTls(ApiModel):
+    """Client-facing TLS: HTTP/2 and HTTP/1.1 (ALPN) on a second port; a renewed Secret is picked up live."""
+
+    secret_ref: TlsSecretRef = Field(description="Server certificate and key (a kubernetes.io/tls Secret).")
+    client_ca_secret_ref: ClientCaSecretRef | None = Field(
+        default=None, description="When set, clients must present a certificate this CA signed.")
+    port: int = Field(default=8443, ge=1, le=65535, description="TLS port of the gateway pods and Service.")
+
+
 class InferenceGatewaySpec(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        cel("!has(self.tls) || self.tls.port != self.port", "tls.port must differ from port")]})
+
     replicas: int = Field(default=2, ge=0, le=1000, description="Gateway pods.")
     region: str = Field(
         default=DEFAULT_REGION, min_length=1, max_length=63, description="Region the gateway runs in."
@@ -41,6 +66,13 @@ class InferenceGatewaySpec(ApiModel):
     resources: ResourceRequirements = Field(
         default_factory=ResourceRequirements, description="CPU and memory of each pod."
     )
+    tls: GatewayTls | None = Field(default=None, description="Client-facing TLS listener.")
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> InferenceGatewaySpec:
+        if self.tls is not None and self.tls.port == self.port:
+            raise ValueError("tls.port must differ from port")
+        return self
 
 
 class InferenceGatewayStatus(ObjectStatus):

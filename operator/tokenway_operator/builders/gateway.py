@@ -23,6 +23,10 @@ LIVENESS_PATH = "/healthz"
 READINESS_PATH = "/readyz"  # 503 until the gateway holds a config
 METRICS_PATH = "/metrics"
 API_KEYS_ENV = "TOKENWAY_API_KEYS"
+# The TLS Secret is mounted whole (no subPath), so the kubelet's atomic ..data swap on renewal
+# reaches the files and the gateway's watcher reloads them without a restart.
+TLS_DIR = "/etc/tokenway/tls"
+CLIENT_CA_DIR = "/etc/tokenway/client-ca"
 
 
 def selector(name: str) -> dict[str, str]:
@@ -71,8 +75,29 @@ def gateway_env(spec: InferenceGatewaySpec, pools: Mapping[str, InferencePoolSpe
 
 
 def gateway_command(name: str, namespace: str, spec: InferenceGatewaySpec) -> list[str]:
-    return ["tokenway", "gateway", "--kube-configmap", f"{namespace}/{config_map_name(name)}",
-            "--port", str(spec.port), "--log-level", spec.log_level]
+    command = ["tokenway", "gateway", "--kube-configmap", f"{namespace}/{config_map_name(name)}",
+               "--port", str(spec.port), "--log-level", spec.log_level]
+    if spec.tls is not None:
+        command += ["--tls-cert", f"{TLS_DIR}/tls.crt", "--tls-key", f"{TLS_DIR}/tls.key",
+                    "--tls-port", str(spec.tls.port)]
+        if spec.tls.client_ca_secret_ref is not None:
+            command += ["--tls-client-ca", f"{CLIENT_CA_DIR}/ca.crt"]
+    return command
+
+
+def tls_volumes(spec: InferenceGatewaySpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Pod volumes and container mounts for the TLS Secret and the client CA (none without tls)."""
+    tls = spec.tls
+    if tls is None:
+        return [], []
+    volumes: list[dict[str, Any]] = [{"name": "tls", "secret": {"secretName": tls.secret_ref.name}}]
+    mounts: list[dict[str, Any]] = [{"name": "tls", "mountPath": TLS_DIR, "readOnly": True}]
+    ca = tls.client_ca_secret_ref
+    if ca is not None:
+        volumes.append({"name": "client-ca", "secret": {"secretName": ca.name,
+                                                        "items": [{"key": ca.key, "path": "ca.crt"}]}})
+        mounts.append({"name": "client-ca", "mountPath": CLIENT_CA_DIR, "readOnly": True})
+    return volumes, mounts
 
 
 def gateway_deployment(
@@ -84,11 +109,15 @@ def gateway_deployment(
     limits = {k: v for k, v in (("cpu", res.cpu_limit), ("memory", res.memory_limit)) if v}
     if limits:
         resources["limits"] = limits
-    container = {
+    ports = [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}]
+    if spec.tls is not None:
+        ports.append({"name": "https", "containerPort": spec.tls.port, "protocol": "TCP"})
+    volumes, mounts = tls_volumes(spec)
+    container: dict[str, Any] = {
         "name": "gateway",
         "image": spec.image or image,
         "command": gateway_command(name, namespace, spec),
-        "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
+        "ports": ports,
         "env": gateway_env(spec, pools),
         "resources": resources,
         "readinessProbe": {"httpGet": {"path": READINESS_PATH, "port": "http"}, "periodSeconds": 2,
@@ -102,6 +131,15 @@ def gateway_deployment(
             "capabilities": {"drop": ["ALL"]},
         },
     }
+    pod: dict[str, Any] = {
+        "serviceAccountName": name,
+        # Room for the gateway to drain in-flight streams after SIGTERM.
+        "terminationGracePeriodSeconds": spec.drain_seconds + 10,
+        "containers": [container],
+    }
+    if mounts:
+        container["volumeMounts"] = mounts
+        pod["volumes"] = volumes
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -120,12 +158,7 @@ def gateway_deployment(
                         "prometheus.io/path": METRICS_PATH,
                     },
                 },
-                "spec": {
-                    "serviceAccountName": name,
-                    # Room for the gateway to drain in-flight streams after SIGTERM.
-                    "terminationGracePeriodSeconds": spec.drain_seconds + 10,
-                    "containers": [container],
-                },
+                "spec": pod,
             },
         },
     }
@@ -139,7 +172,9 @@ def gateway_service(name: str, namespace: str, uid: str, spec: InferenceGatewayS
         "spec": {
             "type": spec.service_type,
             "selector": selector(name),
-            "ports": [{"name": "http", "port": spec.port, "targetPort": "http", "protocol": "TCP"}],
+            "ports": [{"name": "http", "port": spec.port, "targetPort": "http", "protocol": "TCP"}] + (
+                [{"name": "https", "port": spec.tls.port, "targetPort": "https", "protocol": "TCP"}]
+                if spec.tls is not None else []),
         },
     }
 
