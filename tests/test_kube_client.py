@@ -134,6 +134,23 @@ def test_from_env_prefers_an_explicit_kubeconfig_and_explains_failures(tmp_path:
         KubeConnection.from_env(legacy)
 
 
+@pytest.mark.parametrize("command", [["gateway", "--kube-configmap", "ns/cm", "--port", "0"],
+                                     ["operator", "--standalone", "--metrics-port", "0", "--liveness", ""]],
+                         ids=["gateway", "operator"])
+def test_gateway_and_operator_take_the_same_kubeconfig_flags(command: list[str], tmp_path: Path) -> None:
+    import subprocess
+
+    from procs import _env
+
+    path = _kubeconfig(tmp_path, "https://127.0.0.1:1", {"token": "t"})
+    env = {**_env(), "KUBECONFIG": str(tmp_path / "not-this-one"), "KUBERNETES_SERVICE_HOST": ""}
+    result = subprocess.run([sys.executable, "-m", "tokenway_gateway.cli", *command, "--kubeconfig", str(path),
+                             "--context", "staging"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert f"kubeconfig {path} is unusable" in result.stderr and "no context named 'staging'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 # ---- exec credential plugins --------------------------------------------------------------------
 
 

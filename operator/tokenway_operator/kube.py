@@ -52,16 +52,6 @@ class Kube:
     async def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         return await self.client.get_json(object_path(api_version, kind, namespace, name))
 
-    async def list(self, api_version: str, kind: str, namespace: str | None = None,
-                   label_selector: str | None = None) -> list[dict[str, Any]]:
-        """Every object of ``kind`` (in ``namespace``, or cluster-wide), following continue tokens."""
-        params = {"labelSelector": label_selector} if label_selector else None
-        items, _ = await self.client.list(object_path(api_version, kind, namespace), params)
-        for item in items:
-            item.setdefault("apiVersion", api_version)  # list items omit them
-            item.setdefault("kind", kind)
-        return items
-
     async def delete(self, api_version: str, kind: str, namespace: str | None, name: str,
                      uid: str | None = None) -> bool:
         """Delete (only the object with ``uid``, when given); False when it was already gone."""
