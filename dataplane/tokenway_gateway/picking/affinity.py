@@ -21,6 +21,8 @@ load scorers and the saturation filter decide how far affinity is followed
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -107,39 +109,124 @@ def _first(index: dict[int, Endpoint], count: int) -> list[int]:
 
 
 class Affinity:
-    """What one request's prompt says about where to send it: its anchor homes and learned owner."""
+    """What one request's prompt says about where to send it."""
 
-    __slots__ = ("depth", "hashes", "homes", "owner", "request", "shortest")
+    __slots__ = ("depth", "hashes", "homes", "owner", "priors", "request", "shortest")
 
     def __init__(self, request: PickRequest | None, hashes: Sequence[int], homes: list[Endpoint],
-                 owner: Endpoint | None, depth: int, shortest: int) -> None:
+                 priors: list[float], owner: Endpoint | None, depth: int, shortest: int) -> None:
         self.request = request
         self.hashes = hashes
-        self.homes = homes  # the anchor's ring choices, best first (empty: too short for affinity)
+        self.homes = homes  # endpoints placement points at, best first (empty: too short for affinity)
+        self.priors = priors  # their expected share of the prompt in cache, in the same order
         self.owner = owner  # the endpoint the learned index holds the deepest match on
         self.depth = depth  # blocks of that match
         self.shortest = shortest  # blocks of the minimum match
 
+    def prior(self, endpoint: Endpoint) -> float:
+        """Expected fraction of the prompt cached on the endpoint: placement prior or learned match."""
+        value = 0.0
+        for home, prior in zip(self.homes, self.priors, strict=False):
+            if home is endpoint:
+                value = prior
+                break
+        if endpoint is self.owner and self.hashes:
+            learned = self.depth / len(self.hashes)
+            if learned > value:
+                value = learned
+        return value
 
-NO_AFFINITY = Affinity(None, (), [], None, 0, 0)
+
+NO_AFFINITY = Affinity(None, (), [], [], None, 0, 0)
+_MASK = (1 << 64) - 1
+
+
+def jump_hash(key: int, buckets: int) -> int:
+    """Jump consistent hash (Lamping and Veach): growing `buckets` by one moves only 1/buckets of the keys."""
+    key &= _MASK
+    b, j = -1, 0
+    while j < buckets:
+        b = j
+        key = (key * 2862933555777941757 + 1) & _MASK
+        j = int((b + 1) * (1 << 31) / ((key >> 33) + 1))
+    return b
+
+
+class TenantSpread:
+    """How many endpoints a shared prefix (a tenant's system context) is spread over.
+
+    Each gateway replica counts the requests it routes per shared prefix (exponentially
+    decayed, half-life HALF_LIFE). Replicas see independent samples of one traffic mix,
+    so they arrive at the same shares without talking. A prefix with share s of the
+    traffic gets ceil(s x pool size x HEADROOM) endpoints, re-evaluated at most every
+    REVIEW_SECONDS and only when the estimate leaves a hysteresis band, so
+    conversations are not reshuffled by noise. Bounded to CAPACITY prefixes.
+    """
+
+    HALF_LIFE = 30.0
+    HEADROOM = 1.5
+    REVIEW_SECONDS = 5.0
+    CAPACITY = 4096
+    MIN_SAMPLE = 32.0  # requests seen before any group grows beyond one endpoint
+
+    def __init__(self) -> None:
+        self._counts: dict[int, list[float]] = {}  # key -> [decayed count, at, spread, reviewed at]
+        self._total = 0.0
+        self._total_at = 0.0
+
+    def observe(self, key: int, size: int, now: float) -> int:
+        decay = 0.6931471805599453 / self.HALF_LIFE
+        self._total = self._total * _exp(-(now - self._total_at) * decay) + 1.0
+        self._total_at = now
+        entry = self._counts.get(key)
+        if entry is None:
+            if len(self._counts) >= self.CAPACITY:
+                del self._counts[next(iter(self._counts))]
+            entry = self._counts[key] = [0.0, now, 1.0, -1e9]
+        entry[0] = entry[0] * _exp(-(now - entry[1]) * decay) + 1.0
+        entry[1] = now
+        if now - entry[3] >= self.REVIEW_SECONDS and self._total >= self.MIN_SAMPLE:
+            wanted = entry[0] / self._total * size * self.HEADROOM
+            spread = entry[2]
+            if wanted > spread + 0.25 or wanted < spread - 1.25:
+                entry[2] = float(min(size, max(1, -int(-wanted // 1))))
+            entry[3] = now
+        return int(entry[2])
+
+
+def _exp(x: float) -> float:
+    return math.exp(x) if x > -50.0 else 0.0
 
 
 class PrefixScorer:
+    """Placement and learned affinity (see the module docstring); also a Scorer of the generic frame.
+
+    Placement is hierarchical when the prompt opens with a shared context (system or
+    developer messages) at least the minimum match long: the context's key ranks the
+    pool on the ring and its first `spread` endpoints form its group (the group holds the
+    context in cache); the conversation's anchor picks its home inside the group by
+    jump hashing, and the next group member is its second choice. Without a long shared
+    context the anchor ranks the whole pool. Placement priors: home 1.0, second choice
+    0.5, other group members the context's share of the prompt.
+    """
+
     name = "prefix_cache"
     needs_prefix = True
+    MAX_GROUP = 8
 
     def __init__(self, index: AffinityIndex, ring: HashRing, min_tokens: int) -> None:
         self.index = index
         self.ring = ring
         self.min_chars = min_tokens * CHARS_PER_TOKEN
+        self.spread = TenantSpread()
         self._last = NO_AFFINITY
 
     def anchor(self, hashes: Sequence[int], depth: int) -> int:
-        """The placement key: the chained hash through the first user turn, at least `depth` blocks deep."""
+        """The conversation's key: the chained hash through the first user turn, at least `depth` blocks deep."""
         first_turn = hashes.first_turn_blocks if isinstance(hashes, PrefixHashes) else 0
         return hashes[min(len(hashes), max(first_turn, depth)) - 1]
 
-    def prepare(self, request: PickRequest) -> Affinity:
+    def prepare(self, request: PickRequest, now: float = 0.0) -> Affinity:
         """Computed once per pick (candidate drawing, scoring and recording share it)."""
         last = self._last
         if last.request is request:
@@ -147,13 +234,49 @@ class PrefixScorer:
         hashes = request.prefix_hashes
         shortest = min_depth(hashes, self.min_chars)
         if not shortest:
-            affinity = Affinity(request, hashes, [], None, 0, 0)
+            affinity = Affinity(request, hashes, [], [], None, 0, 0)
         else:
             owner, depth = self.index.deepest(hashes, shortest)
-            homes = self.ring.ranked(self.anchor(hashes, shortest), len(HOME_PRIORS))
-            affinity = Affinity(request, hashes, homes, owner, depth, shortest)
+            homes, priors = self.place(hashes, shortest, now)
+            first_turn = hashes.first_turn_blocks if isinstance(hashes, PrefixHashes) else 0
+            if owner is not None and depth >= max(first_turn, shortest):
+                # This replica sent the conversation somewhere before: its history is there. That beats
+                # placement (which may have moved since, e.g. a group grew) and keeps the conversation put.
+                share = (hashes.system_blocks if isinstance(hashes, PrefixHashes) else 0) / len(hashes)
+                priors = [min(prior, max(share, HOME_PRIORS[1])) for prior in priors]
+                if owner in homes:
+                    priors[homes.index(owner)] = HOME_PRIORS[0]
+                else:
+                    homes = [owner, *homes]
+                    priors = [HOME_PRIORS[0], *priors]
+            affinity = Affinity(request, hashes, homes, priors, owner, depth, shortest)
         self._last = affinity
         return affinity
+
+    def place(self, hashes: Sequence[int], shortest: int, now: float) -> tuple[list[Endpoint], list[float]]:
+        anchor = self.anchor(hashes, shortest)
+        shared = hashes.system_blocks if isinstance(hashes, PrefixHashes) else 0
+        size = len(self.ring.endpoints)
+        if shared < shortest or size < 2:
+            homes = self.ring.ranked(anchor, len(HOME_PRIORS))
+            return homes, list(HOME_PRIORS[:len(homes)])
+        context = hashes[shared - 1]
+        spread = min(self.spread.observe(context, size, now or time.monotonic()), self.MAX_GROUP)
+        group = self.ring.ranked(context, min(size, spread + 1))
+        members = min(spread, len(group))
+        first = jump_hash(anchor, members)
+        second = (first + 1) % members if members > 1 else min(1, len(group) - 1)
+        share = shared / len(hashes)
+        homes = [group[first]]
+        priors = [HOME_PRIORS[0]]
+        if second != first:
+            homes.append(group[second])
+            priors.append(max(HOME_PRIORS[1], share))
+        for i in range(members):
+            if i != first and i != second:
+                homes.append(group[i])
+                priors.append(share)
+        return homes, priors
 
     def candidates(self, request: PickRequest) -> list[Endpoint]:
         affinity = self.prepare(request)
@@ -163,25 +286,17 @@ class PrefixScorer:
 
     def score(self, request: PickRequest, candidates: list[Endpoint], totals: list[float], weight: float,
               now: float) -> None:
-        affinity = self.prepare(request)
-        homes = affinity.homes
-        if not homes:
+        affinity = self.prepare(request, now)
+        if not affinity.homes:
             return
-        owner = affinity.owner
-        learned = affinity.depth / len(affinity.hashes) if owner is not None else 0.0
+        prior = affinity.prior
         for i, endpoint in enumerate(candidates):
-            prior = 0.0
-            for rank, home in enumerate(homes):
-                if home is endpoint:
-                    prior = HOME_PRIORS[rank]
-                    break
-            if endpoint is owner and learned > prior:
-                prior = learned
-            if prior:
-                totals[i] += weight * prior
+            value = prior(endpoint)
+            if value:
+                totals[i] += weight * value
 
     def picked(self, request: PickRequest, endpoint: Endpoint, now: float) -> None:
-        affinity = self.prepare(request)
+        affinity = self.prepare(request, now)
         if affinity.homes:
             self.index.record(affinity.hashes, affinity.shortest, endpoint)
         self._last = NO_AFFINITY

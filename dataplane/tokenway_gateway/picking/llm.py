@@ -28,7 +28,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from ..api.route import LoadBalancing
-from .affinity import HOME_PRIORS, NO_AFFINITY, Affinity, AffinityIndex, PrefixScorer
+from .affinity import NO_AFFINITY, Affinity, AffinityIndex, PrefixScorer
 from .base import PickRequest
 from .outlier import OutlierDetector
 from .picker import EndpointPicker, PoolLoad
@@ -85,7 +85,7 @@ class LlmAwarePicker(EndpointPicker):
         if len(self.endpoints) <= 1:
             candidates = self.candidates(exclude, now)
             return candidates[0] if candidates else None
-        affinity = self.prefix.prepare(request) if self.needs_prefix else NO_AFFINITY
+        affinity = self.prefix.prepare(request, now) if self.needs_prefix else NO_AFFINITY
         extra: Sequence[Endpoint] = affinity.homes
         if affinity.owner is not None and affinity.owner not in extra:
             extra = [*extra, affinity.owner]
@@ -194,16 +194,8 @@ def _min_max(values: list[float], totals: list[float], weight: float, floor: flo
 
 
 def _prefix(affinity: Affinity, kept: list[Endpoint], totals: list[float], weight: float) -> None:
-    homes = affinity.homes
-    owner = affinity.owner
-    learned = affinity.depth / len(affinity.hashes) if owner is not None else 0.0
+    prior = affinity.prior
     for i, endpoint in enumerate(kept):
-        prior = 0.0
-        for rank, home in enumerate(homes):
-            if home is endpoint:
-                prior = HOME_PRIORS[rank]
-                break
-        if endpoint is owner and learned > prior:
-            prior = learned
-        if prior:
-            totals[i] += weight * prior
+        value = prior(endpoint)
+        if value:
+            totals[i] += weight * value
