@@ -470,7 +470,10 @@ def contradiction(q: Features, c: Features) -> str | None:
 
 def _reordered(q: Features, c: Features) -> bool:
     """Same words in a swapped order within the same sentence frame ("blue for red" / "red for blue")."""
-    if difflib.SequenceMatcher(a=q.token_seq, b=c.token_seq, autojunk=False).ratio() < 0.75:
+    # Same frame: the texts agree once content words are blanked out.
+    frame_q = [t if t in _STOP else "_" for t in q.token_seq]
+    frame_c = [t if t in _STOP else "_" for t in c.token_seq]
+    if difflib.SequenceMatcher(a=frame_q, b=frame_c, autojunk=False).ratio() < 0.8:
         return False
     moved = {frozenset((x, y)) for x, y in zip(q.content_seq, q.content_seq[1:], strict=False)
              if (y, x) in zip(c.content_seq, c.content_seq[1:], strict=False)}
