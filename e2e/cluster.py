@@ -47,26 +47,32 @@ def apply(client: httpx.Client, path: str, manifest: dict[str, Any], manager: st
     return result
 
 
-def install_crds(cp: ControlPlane, crd_dir: Path = CRD_DIR, timeout: float = 30.0) -> list[str]:
-    """Apply every CRD in ``crd_dir`` and wait until the API server serves them; returns their names."""
+def install_crds(cp: ControlPlane, crd_dir: Path = CRD_DIR, timeout: float = 30.0, listable: bool = True,
+                 ) -> list[str]:
+    """Apply every CRD in ``crd_dir`` and wait until the API server serves them; returns their names.
+
+    Right after a CRD is established its storage is still initializing, and lists answer
+    429 for a moment; ``listable`` waits for that too (the e2e fixtures do not: the operator
+    must cope with it, as after a fresh install)."""
     with cp.http_client() as client:
-        names = []
+        crds = []
         for path in sorted(crd_dir.glob("*.yaml")):
             for doc in yaml.safe_load_all(path.read_text()):
-                name = doc["metadata"]["name"]
-                apply(client, f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}", doc)
-                names.append(name)
+                apply(client, f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{doc['metadata']['name']}", doc)
+                crds.append(doc)
         deadline = time.monotonic() + timeout
-        for name in names:
+        for doc in crds:
+            name, spec = doc["metadata"]["name"], doc["spec"]
+            collection = f"/apis/{spec['group']}/{spec['versions'][0]['name']}/{spec['names']['plural']}"
             while True:
                 crd = client.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}").json()
                 conds = {c["type"]: c["status"] for c in crd.get("status", {}).get("conditions", [])}
-                if conds.get("Established") == "True":
+                if conds.get("Established") == "True" and (not listable or client.get(collection).status_code == 200):
                     break
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"CRD {name} not established within {timeout:.0f}s")
+                    raise RuntimeError(f"CRD {name} not served within {timeout:.0f}s")
                 time.sleep(0.1)
-    return names
+    return [doc["metadata"]["name"] for doc in crds]
 
 
 def banner(cp: ControlPlane, kubeconfig: Path, nodes: bool) -> str:

@@ -145,7 +145,7 @@ class OperatorProcess:
 
 @pytest.fixture(scope="session")
 def cluster(control_plane: ControlPlane) -> ControlPlane:  # noqa: F811 - the imported fixture
-    install_crds(control_plane)
+    install_crds(control_plane, listable=False)  # the operator starts while CRD storage may still initialize
     return control_plane
 
 
