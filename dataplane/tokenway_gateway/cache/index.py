@@ -95,11 +95,11 @@ class _Hnsw:
     def __len__(self) -> int:
         return len(self.label_of)
 
-    def add_many(self, keys: list[str], vecs: Vec) -> None:
+    def add_many(self, keys: list[str], vecs: Vec, threads: int = 1) -> None:
         labels = np.arange(self.next_label, self.next_label + len(keys))
         self.next_label += len(keys)
         self._ensure(len(keys))
-        self.index.add_items(vecs, labels, num_threads=1)
+        self.index.add_items(vecs, labels, num_threads=threads)
         for key, label in zip(keys, labels.tolist(), strict=True):
             self.key_of[label] = key
             self.label_of[key] = label
@@ -192,6 +192,21 @@ class VectorIndex:
                 self._impl = h
         finally:
             self._building = False
+
+    def bulk_load(self, keys: list[str], mat: Vec, *, threads: int = 1) -> None:
+        """Load many vectors at once into an empty index (start-up, Redis sync, benchmarks)."""
+        with self._lock:
+            if len(self._impl):
+                raise ValueError("bulk_load needs an empty index")
+            if len(keys) > self.ann_threshold:
+                h = _Hnsw(self.dim, len(keys))
+                h.index.set_num_threads(max(1, threads))
+                h.add_many(keys, np.ascontiguousarray(mat, dtype=np.float32), threads)
+                h.index.set_num_threads(1)
+                self._impl = h
+            else:
+                for key, vec in zip(keys, mat, strict=True):
+                    self._impl.add(key, vec)
 
     def remove(self, key: str) -> bool:
         with self._lock:
