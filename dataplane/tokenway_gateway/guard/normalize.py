@@ -25,6 +25,7 @@ MAX_SCAN_CHARS = 8_192
 MAX_PAYLOADS = 4
 MAX_PAYLOAD_CHARS = 4_096
 MIN_PAYLOAD_CHARS = 16
+MAX_SEGMENT_CHARS = 512  # letters of one letter-spaced run that are split back into words
 
 # Characters that render as nothing (or nearly): zero-width spaces and joiners, word joiner,
 # invisible operators, BOM, soft hyphen, Mongolian vowel separator, combining grapheme joiner,
@@ -188,11 +189,52 @@ def unleet(folded: str, lexicon: frozenset[str] = frozenset()) -> str | None:
     return "".join(out)
 
 
-def unspace(folded: str) -> str | None:
-    """Join letter-spaced words (``i g n o r e`` -> ``ignore``); None when there are none."""
+def segment(letters: str, vocabulary: frozenset[str]) -> str:
+    """Split a run of letters into words of ``vocabulary`` (``ignoreallrules`` -> ``ignore all rules``).
+
+    Dynamic programming that maximises the squared length of the known words used; letters that
+    start no known word stay as they are. Linear in the run (words are at most 20 letters).
+    """
+    letters = letters[:MAX_SEGMENT_CHARS]
+    n = len(letters)
+    best: list[tuple[int, int]] = [(0, 0)] * (n + 1)  # (score, start of the last piece)
+    for end in range(1, n + 1):
+        choice = (best[end - 1][0], end - 1)  # one letter on its own
+        for start in range(max(0, end - 20), end - 1):
+            if letters[start:end] in vocabulary:
+                score = best[start][0] + (end - start) ** 2
+                if score > choice[0]:
+                    choice = (score, start)
+        best[end] = choice
+    pieces: list[str] = []
+    end = n
+    while end > 0:
+        start = best[end][1]
+        pieces.append(letters[start:end])
+        end = start
+    words: list[str] = []
+    for piece in reversed(pieces):  # glue runs of unknown single letters back together
+        if len(piece) == 1 and piece not in vocabulary and words and words[-1][-1:] != " " and len(words[-1]) == 1:
+            words[-1] += piece
+        else:
+            words.append(piece)
+    return " ".join(words)
+
+
+def unspace(folded: str, vocabulary: frozenset[str] = frozenset()) -> str | None:
+    """Join letter-spaced words (``i g n o r e  a l l`` -> ``ignore all``); None when there are none.
+
+    Spacing often hides the gaps between words too, so the joined letters are split again into
+    words of ``vocabulary`` when one is given.
+    """
     if not _SPACED.search(folded):
         return None
-    return _SPACED.sub(lambda m: _NON_LETTER.sub("", m.group()) + " ", folded)
+
+    def join(match: re.Match[str]) -> str:
+        letters = _NON_LETTER.sub("", match.group())
+        return (segment(letters, vocabulary) if vocabulary else letters) + " "
+
+    return _SPACED.sub(join, folded)
 
 
 def _printable(raw: bytes) -> str | None:
@@ -269,7 +311,7 @@ def views(text: str, lexicon: frozenset[str] = frozenset()) -> Views:
         if leet is not None:
             signals.append("leetspeak")
             out.append(leet)
-        spaced = unspace(folded)
+        spaced = unspace(folded, lexicon)
         if spaced is not None:
             signals.append("spaced")
             out.append(spaced)

@@ -596,31 +596,19 @@ OBFUSCATION_WEIGHTS: dict[str, float] = {
 
 # Words the rules look for: leetspeak with an ambiguous 1 (i or l) is read as the word found here.
 LEXICON: frozenset[str] = frozenset(
-    word for rule in RULES for word in re.findall(r"[a-z]{3,}", re.sub(r"\\[a-z]", " ", rule.pattern.pattern))
+    word
+    for rule in RULES
+    if rule.view == "text"
+    for word in re.findall(r"[a-z]{3,}", re.sub(r"\\[a-z]", " ", rule.pattern.pattern))
 ) | frozenset(
-    {
-        "all",
-        "will",
-        "still",
-        "tell",
-        "told",
-        "help",
-        "please",
-        "rule",
-        "filter",
-        "role",
-        "tool",
-        "real",
-        "only",
-        "like",
-        "just",
-        "also",
-        "allowed",
-        "able",
-        "follow",
-        "longer",
-        "long",
-        "old",
-        "hello",
-    }
+    (  # noqa: SIM905
+        "all will still tell told help please rule filter role tool real only like just also allowed able follow "
+        "longer long old hello the and you your are was were is be been to of in on at for from with without as "
+        "by it its this that these those there here what which who how why when now new not no any every each "
+        "my me i we our us they them he she his her a an or if then than so do does did done have has had can "
+        "could would should must may might shall about above below before after again out over under into up "
+        "down off own same other some such more most very too say said says print show reveal give write "
+        "answer respond reply word words text line lines message prompt system user assistant mode rules "
+        "instructions instruction everything anything nothing something always never"
+    ).split()
 )
