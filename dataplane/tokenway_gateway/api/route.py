@@ -209,7 +209,7 @@ class PromptGuard(ApiModel):
         default=0.5, ge=0.0, le=1.0, description="Heuristic score (0-1) at or above which a prompt is flagged."
     )
     embedding_threshold: float = Field(
-        default=0.82,
+        default=0.54,
         ge=0.0,
         le=1.0,
         description="embedding mode: cosine similarity to the nearest attack exemplar at or above which a prompt "
