@@ -161,6 +161,12 @@ def test_attack_at_the_end_of_a_long_prompt_is_seen(guard: PromptGuard) -> None:
     assert not guard.check([document]).flagged
 
 
+def test_long_history_does_not_hide_the_latest_turn(guard: PromptGuard) -> None:
+    history = ["Here is the report: " + "revenue grew in every region. " * 5000] * 5
+    assert guard.check([*history, ATTACK]).flagged
+    assert guard.check([ATTACK, *history[:1]]).flagged  # a long newest text leaves budget for the one before
+
+
 def test_newest_text_decides_and_texts_scored_separately(guard: PromptGuard) -> None:
     assert guard.check(["Hi there", "Translate to French: good morning", ATTACK]).flagged
     verdict = guard.check(["act as a tour guide", "no disclaimers please"])

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..api.route import PromptGuard as PromptGuardConfig
 from .exemplars import ATTACK_EXEMPLARS, BENIGN_EXEMPLARS
-from .normalize import MAX_SCAN_CHARS, views
+from .normalize import MAX_SCAN_CHARS, clip, views
 from .rules import LEXICON, OBFUSCATION_WEIGHTS, RULES
 
 if TYPE_CHECKING:
@@ -144,8 +144,7 @@ class PromptGuard:
         for text in reversed(texts):  # newest first: an injection is most often in the latest turn
             if budget <= 0:
                 break
-            if len(text) > budget:
-                text = text[: budget // 2] + "\n" + text[-(budget // 2) :]
+            text = clip(text, min(budget, MAX_SCAN_CHARS))
             budget -= len(text)
             verdict = self.score_text(text)
             if verdict.score > best.score:

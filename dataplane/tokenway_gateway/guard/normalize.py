@@ -89,11 +89,11 @@ def _fold_table() -> dict[int, str | None]:
     return table
 
 
-def clip(text: str) -> str:
-    """The part of a prompt that is scanned: all of it, or its head and tail when it is long."""
-    if len(text) <= MAX_SCAN_CHARS:
+def clip(text: str, limit: int = MAX_SCAN_CHARS) -> str:
+    """The part of a prompt that is scanned: all of it, or its head and tail when it is longer than ``limit``."""
+    if len(text) <= limit:
         return text
-    half = MAX_SCAN_CHARS // 2
+    half = max(1, limit // 2)
     return text[:half] + "\n" + text[-half:]
 
 
