@@ -17,7 +17,11 @@ Targets (``--targets``, comma separated, in this order by default):
                --policy round_robin --port P --log-level warning`` (its token-bucket
                rate limit is raised so it does not cap throughput);
   tokenway     ``python -m tokenway_gateway.cli gateway --config FILE --port P`` with
-               PYTHONPATH=dataplane:operator and a generated config with one pool.
+               PYTHONPATH=dataplane:operator and a generated config with one pool;
+  tokenway-chain  the same gateway and config (the default picker, least-request) with
+               ``TOKENWAY_BENCH_NOOP_STAGES=--noop-stages`` (4) no-op stages on the route
+               and ``TOKENWAY_STAGE_TIMING=1``: its /metrics counters, read before and
+               after each throughput round, give CPU-us per request per stage.
 
 All targets run at once (idle while another is measured). Figures, phase by phase;
 within a phase the targets take turns for ``--rounds`` rounds (default 3) and the
@@ -33,9 +37,16 @@ every target alike:
      inter-token latency (ITL) p50/p99 and their deltas over direct;
   4. memory soak: RSS (VmRSS, summed over the proxy's process tree) before and after
      ``--soak-requests`` non-streaming requests (wrk, 32 connections).
+  5. scaling (``bench/scaling.py``, unless ``--no-scaling``): Tokenway's req/s with 1, 10,
+     100 and 1,000 endpoints in one pool and 1, 64 and 256 header rules, against the
+     1-endpoint, 1-rule figure.
+Every proxy's CPU-us per request (utime+stime of its process tree over the throughput
+rounds / requests) and tokenway-chain's per-stage costs are printed in their own table.
 Then the targets from the issue, as PASS/FAIL lines for every proxy target:
   req/s >= 1.0x vllm-router; added p50 at 1 connection <= 0.2 ms over direct;
-  streaming TTFT p50 and ITL p99 within 1 ms of direct; RSS growth < 10 %.
+  streaming TTFT p50 and ITL p99 within 1 ms of direct; RSS growth < 10 %;
+and issue 6's: tokenway-chain req/s >= 1.4x vllm-router; added p50 <= 0.12 ms over
+direct; req/s at 1,000 endpoints and at 256 rules >= 0.8x the 1-endpoint, 1-rule figure.
 A JSON file with everything lands in ``bench/results/`` (gitignored).
 
 CPU pinning (``taskset``), the default when the machine has at least two CPUs:
@@ -51,8 +62,8 @@ machine, give the proxy and the load more CPUs with ``--proxy-cpus`` / ``--load-
 door), ``--nice -10`` (root) runs every benchmark process at that niceness.
 
 Run ``bench/setup.sh`` once (wrk, haproxy, vllm-router), then
-``python bench/dataplane.py`` (about 3-4 minutes) or ``python bench/dataplane.py --quick``
-(under a minute, smaller samples, for smoke tests).
+``python bench/dataplane.py`` (about 6-7 minutes with the scaling run) or ``python bench/dataplane.py --quick``
+(about 2 minutes, smaller samples, for smoke tests).
 """
 
 from __future__ import annotations
@@ -64,6 +75,7 @@ import http.client
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -80,7 +92,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 WRK_SCRIPT = BENCH / "wrk" / "chat.lua"
-ALL_TARGETS = ["direct", "haproxy", "vllm-router", "tokenway"]
+ALL_TARGETS = ["direct", "haproxy", "vllm-router", "tokenway", "tokenway-chain"]
 PROXY_REF = "vllm-router"
 CHAT_PATH = "/v1/chat/completions"
 
@@ -90,6 +102,10 @@ MAX_ADDED_P50_MS = 0.2
 MAX_STREAM_DELTA_MS = 1.0
 MAX_RSS_GROWTH = 0.10
 LOAD_BOUND = 0.9
+# Issue 6's targets (the stage chain, bench/scaling.py's ratios are checked in the same run).
+CHAIN_TARGET = "tokenway-chain"  # tokenway with TOKENWAY_BENCH_NOOP_STAGES=--noop-stages and TOKENWAY_STAGE_TIMING=1
+MIN_CHAIN_RPS_RATIO = 1.4
+MAX_ADDED_P50_MS_ISSUE6 = 0.12
 NOISY_CORE = 0.15  # share of the proxy's core used by other work above which the run is called noisy
 
 
@@ -294,7 +310,8 @@ def wait_ready(port: int, proc: Proc | None, timeout: float) -> None:
     raise RuntimeError(f"not ready after {timeout:.0f}s (POST {CHAT_PATH} never answered 200)\n{tail}")
 
 
-def start_upstream(args: argparse.Namespace, logdir: Path) -> tuple[Proc, int]:
+def start_upstream(args: argparse.Namespace, logdir: Path, host: str = "127.0.0.1",
+                   name: str = "upstream") -> tuple[Proc, int]:
     port = free_port()
     cmd = pinned(
         args.upstream_cpus,
@@ -313,9 +330,11 @@ def start_upstream(args: argparse.Namespace, logdir: Path) -> tuple[Proc, int]:
             str(args.ttft_ms),
             "--workers",
             str(args.upstream_workers),
+            "--host",
+            host,
         ],
     )
-    proc = spawn("upstream", cmd, logdir)
+    proc = spawn(name, cmd, logdir)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if not proc.alive():
@@ -386,11 +405,28 @@ pools:
     endpoints: [{{url: "http://127.0.0.1:{upstream}"}}]
 """
     )
-    env = dict(os.environ)
-    extra = [str(REPO / "dataplane"), str(REPO / "operator")]
-    env["PYTHONPATH"] = os.pathsep.join(extra + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     cmd = [sys.executable, "-m", "tokenway_gateway.cli", "gateway", "--config", str(cfg), "--port", str(port)]
-    return cmd + list(args.tokenway_arg or []), env
+    return cmd + list(args.tokenway_arg or []), tokenway_env(args)
+
+
+def tokenway_env(args: argparse.Namespace) -> dict[str, str]:
+    """The environment of a Tokenway gateway: its code from --tokenway-rev's export, else the working tree."""
+    src = getattr(args, "tokenway_src", None) or REPO
+    env = dict(os.environ)
+    extra = [str(src / "dataplane"), str(src / "operator")]
+    env["PYTHONPATH"] = os.pathsep.join(extra + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
+
+
+def export_rev(rev: str, workdir: Path) -> Path:
+    """`git archive` of rev's dataplane/ and operator/ into workdir: a fixed tree to measure while the
+    working tree changes under other engineers' hands."""
+    dest = workdir / "src"
+    dest.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "dataplane", "operator"], capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
 
 
 def start_target(name: str, upstream: int, args: argparse.Namespace, workdir: Path, logdir: Path) -> Target:
@@ -404,6 +440,10 @@ def start_target(name: str, upstream: int, args: argparse.Namespace, workdir: Pa
         cmd = vllm_router_cmd(port, upstream, args.vllm_router_python)
     elif name == "tokenway":
         cmd, env = tokenway_cmd(port, upstream, workdir, args)
+    elif name == CHAIN_TARGET:
+        cmd, env = tokenway_cmd(port, upstream, workdir, args)
+        env["TOKENWAY_BENCH_NOOP_STAGES"] = str(args.noop_stages)
+        env["TOKENWAY_STAGE_TIMING"] = "1"
     else:
         raise ValueError(name)
     t0 = time.monotonic()
@@ -417,7 +457,7 @@ def start_target(name: str, upstream: int, args: argparse.Namespace, workdir: Pa
 # ----------------------------------------------------------------------------- load generators
 
 
-def run_wrk(args: argparse.Namespace, url: str, conns: int, seconds: int) -> dict[str, Any]:
+def run_wrk(args: argparse.Namespace, url: str, conns: int, seconds: int, header: str | None = None) -> dict[str, Any]:
     cmd = pinned(
         args.load_cpus,
         [
@@ -432,6 +472,7 @@ def run_wrk(args: argparse.Namespace, url: str, conns: int, seconds: int) -> dic
             url,
             "--",
             args.model,
+            *([header] if header else []),
         ],
     )
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
@@ -525,6 +566,94 @@ def cpu_busy(cpus: str | None) -> tuple[float, float] | None:
     return None
 
 
+STAGE_LINE = re.compile(r'^tokenway_stage_(seconds|calls)_total\{stage="([^"]+)"\} (\S+)$', re.M)
+
+
+def scrape_stages(port: int) -> dict[str, dict[str, float]]:
+    """{stage: {"seconds", "calls"}} from the gateway's /metrics (TOKENWAY_STAGE_TIMING=1)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    out: dict[str, dict[str, float]] = {}
+    for kind, stage, value in STAGE_LINE.findall(text):
+        out.setdefault(stage, {})[kind] = float(value)
+    if not out:
+        raise RuntimeError("no tokenway_stage_* series at /metrics: is TOKENWAY_STAGE_TIMING=1 honoured?")
+    return out
+
+
+def stage_costs(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]],
+                requests: int) -> dict[str, dict[str, float]]:
+    """Per stage over one run: time per call and per request (us), calls per request."""
+    out: dict[str, dict[str, float]] = {}
+    for stage, now in after.items():
+        was = before.get(stage, {})
+        seconds = now.get("seconds", 0.0) - was.get("seconds", 0.0)
+        calls = now.get("calls", 0.0) - was.get("calls", 0.0)
+        if calls <= 0 or not requests:
+            continue
+        out[stage] = {
+            "us_per_call": seconds * 1e6 / calls,
+            "us_per_request": seconds * 1e6 / requests,
+            "calls_per_request": calls / requests,
+        }
+    return out
+
+
+# The stage frame alone, in process: walks of the real chain (pipeline.chain.advance, RequestContext) over
+# N no-op stages and a last stage that suspends, against a walk of the last stage alone, untimed and timed.
+FRAME_BENCH = r"""
+import json, sys, time
+from tokenway_gateway.pipeline.chain import SUSPENDED, advance, advance_timed
+from tokenway_gateway.pipeline.context import RequestContext
+from tokenway_gateway.pipeline.stages import NoopStage
+
+count, walks = int(sys.argv[1]), int(sys.argv[2])
+
+class Stop:
+    name = "stop"
+    def run(self, ctx):
+        return SUSPENDED
+
+class Gateway:
+    stage_costs = {}
+
+def per_walk(stages, walk):
+    ctx = RequestContext.__new__(RequestContext)
+    ctx.gateway, ctx.stages = Gateway(), stages
+    best = float("inf")
+    for _ in range(7):
+        started = time.process_time()
+        for _ in range(walks):
+            ctx.next_stage = 0
+            walk(ctx)
+        best = min(best, (time.process_time() - started) / walks)
+    return best * 1e6
+
+chain, alone = (*(NoopStage(i) for i in range(count)), Stop()), (Stop(),)
+out = {}
+for name, walk in (("untimed", advance), ("timed", advance_timed)):
+    out[name + "_us_per_stage"] = (per_walk(chain, walk) - per_walk(alone, walk)) / count
+print(json.dumps(out))
+"""
+
+
+def frame_cost(args: argparse.Namespace) -> dict[str, float] | None:
+    """CPU-us one no-op stage adds to a request's walk, untimed and with TOKENWAY_STAGE_TIMING's wrapper."""
+    if args.noop_stages <= 0:
+        return None
+    cmd = pinned(args.proxy_cpus, [sys.executable, "-c", FRAME_BENCH, str(args.noop_stages), "100000"])
+    out = subprocess.run(cmd, capture_output=True, text=True, env=tokenway_env(args), cwd=REPO, timeout=120)
+    if out.returncode != 0:
+        log(f"frame cost bench failed: {out.stderr[-500:]}")
+        return None
+    r: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return r
+
+
 def measure(targets: list[Target], args: argparse.Namespace) -> None:
     """Phase by phase; within a phase, round-robin over the targets ``--rounds`` times, so
     that background load drifting over the run hits every target alike; medians are kept."""
@@ -536,13 +665,20 @@ def measure(targets: list[Target], args: argparse.Namespace) -> None:
         return run_wrk(args, t.url, 1, args.c1_seconds)
 
     def throughput(t: Target) -> dict[str, Any]:
+        s0 = scrape_stages(t.port) if t.name == CHAIN_TARGET else None
         c0 = cpu_seconds(t.proc.pid) if t.proc else 0.0
         b0 = cpu_busy(args.proxy_cpus)
         r = run_wrk(args, t.url, args.connections, args.seconds)
         b1 = cpu_busy(args.proxy_cpus)
         secs = r["duration_us"] / 1e6
         if t.proc:
-            r["proxy_cpu"] = (cpu_seconds(t.proc.pid) - c0) / secs
+            spent = cpu_seconds(t.proc.pid) - c0
+            r["proxy_cpu"] = spent / secs
+            # every request's share of the whole process (wrk counts completed requests only: a handful
+            # still in flight at the end are charged to the rest)
+            r["cpu_us_per_request"] = spent * 1e6 / r["requests"] if r["requests"] else None
+        if s0 is not None:
+            r["stages"] = stage_costs(s0, scrape_stages(t.port), r["requests"])
         if b0 and b1 and b1[1] > b0[1]:
             # share of the proxy's CPU busy with anything (the proxy, softirqs, other jobs)
             r["proxy_core_busy"] = (b1[0] - b0[0]) / (b1[1] - b0[1])
@@ -602,12 +738,18 @@ def measure(targets: list[Target], args: argparse.Namespace) -> None:
     rounds("c32", f"throughput @{args.connections} conns", throughput)
     rounds("stream", f"streaming @{args.streams} streams", streaming)
     phase(targets, f"soak {args.soak_requests} requests", soak)
+    chain = next((t for t in targets if t.name == CHAIN_TARGET and not t.error), None)
+    if chain is not None:
+        log("frame cost: no-op stages in process")
+        chain.results["frame"] = frame_cost(args)
 
 
 # ----------------------------------------------------------------------------- report
 
 
-def report(targets: list[Target], args: argparse.Namespace) -> tuple[str, list[dict[str, Any]]]:
+def report(
+    targets: list[Target], args: argparse.Namespace, scaling: dict[str, Any] | None = None
+) -> tuple[str, list[dict[str, Any]]]:
     by = {t.name: t for t in targets}
     direct = by.get("direct")
     ref = by.get(PROXY_REF)
@@ -780,6 +922,12 @@ def report(targets: list[Target], args: argparse.Namespace) -> tuple[str, list[d
         )
     )
 
+    out.append(cost_report(targets, args))
+    if scaling is not None:
+        import scaling as scaling_bench  # bench/scaling.py, beside this file
+
+        out.append(scaling_bench.report_table(scaling))
+
     # checks, for every proxy target; tokenway's are the ones the issue asks for
     checks: list[dict[str, Any]] = []
 
@@ -841,13 +989,14 @@ def report(targets: list[Target], args: argparse.Namespace) -> tuple[str, list[d
             "not measured" if g is None else f"{g:+.1%} over {n:,} requests",
         )
 
+    checks += issue6_checks(targets, args, scaling)
     lines = ["\nTargets from the issue (tokenway's are the ones that count; the others calibrate the bar):"]
     names = [t.name for t in targets]
     if "tokenway" not in names:
         lines.append("  SKIP  tokenway was not among --targets")
-    for c in sorted(checks, key=lambda c: (c["target"] != "tokenway", names.index(c["target"]))):
+    for c in sorted(checks, key=lambda c: (not c["target"].startswith("tokenway"), names.index(c["target"]))):
         status = "SKIP" if c["pass"] is None else "PASS" if c["pass"] else "FAIL"
-        lines.append(f"  {status}  {c['target']:<12} {c['check']}: {c['detail']}")
+        lines.append(f"  {status}  {c['target']:<14} {c['check']}: {c['detail']}")
     for t in targets:
         if t.error:
             lines.append(f"  ERROR {t.name}: {t.error.splitlines()[0]}")
@@ -859,6 +1008,123 @@ def report(targets: list[Target], args: argparse.Namespace) -> tuple[str, list[d
         )
     out.append("\n".join(lines))
     return "\n".join(out), checks
+
+
+def _get(t: Target | None, *path: str) -> Any:
+    cur: Any = t.results if t else None
+    for p in path:
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(p)
+    return cur
+
+
+def cost_report(targets: list[Target], args: argparse.Namespace) -> str:
+    """CPU-us per request of every proxy, and tokenway-chain's stages (from the throughput rounds)."""
+    by = {t.name: t for t in targets}
+    rows = []
+    for t in targets:
+        if t.proc is None:
+            continue
+        us = _get(t, "c32", "cpu_us_per_request")
+        rps, cpu = _get(t, "c32", "rps"), _get(t, "c32", "proxy_cpu")
+        rows.append([t.name, fmt(us, ".1f"), fmt(rps, ",.0f"), fmt(cpu, ".2f")])
+    out = [
+        table(
+            f"CPU per request: utime+stime of the proxy's process tree over the throughput rounds / requests "
+            f"(wrk -c{args.connections})",
+            ["target", "cpu-us/req", "req/s", "proxy cpu"],
+            rows,
+        )
+    ]
+    chain = by.get(CHAIN_TARGET)
+    stages: dict[str, dict[str, float]] | None = _get(chain, "c32", "stages")
+    if chain is None or not stages:
+        return "\n".join(out)
+    rows = []
+    total = 0.0
+    for stage, c in stages.items():
+        total += c["us_per_request"]
+        rows.append([stage, fmt(c["us_per_call"], ".2f"), fmt(c["calls_per_request"], ".2f"),
+                     fmt(c["us_per_request"], ".2f")])
+    process = _get(chain, "c32", "cpu_us_per_request")
+    rows.append(["all stages", "", "", fmt(total, ".2f")])
+    if process is not None:
+        rows.append(["outside the stages", "", "", fmt(process - total, ".2f")])
+        rows.append(["whole process", "", "", fmt(process, ".2f")])
+    out.append(
+        table(
+            f"Stage costs of {CHAIN_TARGET} ({args.noop_stages} no-op stages, default picker; TOKENWAY_STAGE_TIMING=1: "
+            "time inside each stage's run(), us)",
+            ["stage", "us/call", "calls/req", "us/req"],
+            rows,
+        )
+    )
+    noops = [c["us_per_call"] for name, c in stages.items() if name.startswith("noop-")]
+    notes = []
+    frame = _get(chain, "frame")
+    if frame:
+        notes.append(
+            f"frame cost per no-op stage, in process (pipeline.chain.advance over {args.noop_stages} no-op stages vs "
+            f"none, CPU time): {frame['untimed_us_per_stage']:.3f} us; with the timing wrapper "
+            f"{frame['timed_us_per_stage']:.3f} us (so timing adds "
+            f"{frame['timed_us_per_stage'] - frame['untimed_us_per_stage']:.3f} us to each of the "
+            f"{len(stages)} stages {CHAIN_TARGET} runs per request)"
+        )
+    if noops:
+        notes.append(f"no-op stage as timed in the gateway (mean of {len(noops)}; includes reading the clock): "
+                     f"{statistics.mean(noops):.3f} us")
+    plain = _get(by.get("tokenway"), "c32", "cpu_us_per_request")
+    if plain is not None and process is not None and args.noop_stages:
+        delta = process - plain
+        notes.append(
+            f"{CHAIN_TARGET} - tokenway, whole process: {delta:+.2f} us/request = {delta / args.noop_stages:+.2f} us "
+            f"per no-op stage (includes timing every stage; noisy at this scale)"
+        )
+    notes.append("'dispatch' includes the pick and the upstream write; 'outside' is HTTP parsing, upstream and "
+                 "client I/O, the relay, settle, metrics and the kernel's share (stime)")
+    notes.append("stage times are wall-clock (perf_counter) inside the gateway: on a busy core (see 'other cpu') "
+                 "they include time the process waited for the CPU")
+    out.append("\n".join("  " + n for n in notes))
+    return "\n".join(out)
+
+
+def issue6_checks(targets: list[Target], args: argparse.Namespace,
+                  scaling: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Issue 6's targets: the stage chain's throughput and latency, and the scaling ratios."""
+    by = {t.name: t for t in targets}
+    checks: list[dict[str, Any]] = []
+
+    def check(target: str, name: str, ok: bool | None, detail: str) -> None:
+        checks.append({"target": target, "check": f"[issue 6] {name}", "pass": ok, "detail": detail})
+
+    chain, ref, direct = by.get(CHAIN_TARGET), by.get(PROXY_REF), by.get("direct")
+    if chain is not None:
+        rps, ref_rps = _get(chain, "c32", "rps"), _get(ref, "c32", "rps")
+        name = f"non-streaming req/s with {args.noop_stages} no-op stages >= {MIN_CHAIN_RPS_RATIO:.1f}x {PROXY_REF}"
+        if rps and ref_rps:
+            check(chain.name, name, rps >= MIN_CHAIN_RPS_RATIO * ref_rps,
+                  f"{rps:,.0f} vs {ref_rps:,.0f} req/s = {rps / ref_rps:.2f}x")
+        else:
+            check(chain.name, name, None, f"not measured (needs {chain.name}'s and {PROXY_REF}'s figures)")
+    d50 = _get(direct, "c1", "latency_us", "p50")
+    for t in (by.get("tokenway"), chain):
+        if t is None:
+            continue
+        p50 = _get(t, "c1", "latency_us", "p50")
+        name = f"added p50 at 1 connection <= {MAX_ADDED_P50_MS_ISSUE6} ms"
+        if p50 is not None and d50 is not None:
+            added = (p50 - d50) / 1000.0
+            check(t.name, name, added <= MAX_ADDED_P50_MS_ISSUE6,
+                  f"{added:+.3f} ms ({p50 / 1000:.3f} vs direct {d50 / 1000:.3f})")
+        else:
+            check(t.name, name, None, "not measured (needs its and direct's figures)")
+    if scaling is not None:
+        import scaling as scaling_bench  # bench/scaling.py, beside this file
+
+        for c in scaling_bench.checks(scaling):
+            check("tokenway", c["check"], c["pass"], c["detail"])
+    return checks
 
 
 # ----------------------------------------------------------------------------- main
@@ -927,6 +1193,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
     p.add_argument("--out", type=Path, help="JSON result path (default bench/results/dataplane-<time>.json)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a tokenway check fails or a target errors")
+    p.add_argument("--tokenway-rev", metavar="REV",
+                   help="run Tokenway from `git archive REV` (e.g. HEAD) instead of the working tree")
+    p.add_argument("--noop-stages", type=int, default=4, help=f"no-op stages of the {CHAIN_TARGET} target")
+    p.add_argument("--no-scaling", dest="scaling", action="store_false",
+                   help="skip the scaling run (bench/scaling.py: endpoints and rules)")
+    import scaling as scaling_bench  # bench/scaling.py, beside this file
+
+    scaling_bench.add_arguments(p)
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.seconds, args.c1_seconds, args.warmup_seconds = 1, 3, 2, 1
@@ -978,6 +1252,8 @@ def cleanup(procs: list[Proc]) -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> int:
     global NICE
+    # bench/scaling.py imports this file as `dataplane`: let it share this module (and NICE) when run as a script
+    sys.modules.setdefault("dataplane", sys.modules[__name__])
     args = parse_args(argv)
     NICE = args.nice
     preflight(args)
@@ -994,6 +1270,11 @@ def main(argv: list[str] | None = None) -> int:
         f"nice {NICE}; pinning: load={args.load_cpus} upstream={args.upstream_cpus} proxy={args.proxy_cpus}; "
         f"load average {os.getloadavg()[0]:.2f}; logs in {logdir.relative_to(REPO)}"
     )
+    if args.tokenway_rev:
+        args.tokenway_src = export_rev(args.tokenway_rev, workdir)
+        sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", args.tokenway_rev],
+                             capture_output=True, text=True).stdout.strip()
+        log(f"tokenway from {args.tokenway_rev} ({sha}), exported to {args.tokenway_src}")
     with cleanup(procs):
         up, up_port = start_upstream(args, logdir)
         procs.append(up)
@@ -1010,7 +1291,14 @@ def main(argv: list[str] | None = None) -> int:
             targets.append(t)
         measure(targets, args)
         upstream_rss = rss_kib(up.pid)
-    text, checks = report(targets, args)
+        scaling: dict[str, Any] | None = None
+        if args.scaling and "tokenway" in args.target_list:
+            import scaling as scaling_bench  # bench/scaling.py, beside this file
+
+            for p in procs:  # the measured targets are done: free the machine for the scaling run
+                p.stop()
+            scaling = scaling_bench.run(args, logdir, workdir, procs)
+    text, checks = report(targets, args, scaling)
     print(text)
 
     out = args.out or results_dir / f"dataplane-{stamp}.json"
@@ -1032,13 +1320,14 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {
             t.name: {"port": t.port, "startup_s": round(t.startup_s, 3), "error": t.error, **t.results} for t in targets
         },
+        "scaling": scaling,
         "checks": checks,
     }
     out.write_text(json.dumps(doc, indent=2, default=str))
     print(f"\nJSON: {out}   logs: {logdir}   ({time.monotonic() - started:.0f}s)")
     shutil.rmtree(workdir, ignore_errors=True)
     if args.strict:
-        failed = [c for c in checks if c["target"] == "tokenway" and c["pass"] is False]
+        failed = [c for c in checks if c["target"].startswith("tokenway") and c["pass"] is False]
         if failed or any(t.error for t in targets):
             return 1
     return 0

@@ -1,7 +1,8 @@
 -- wrk script for the dataplane benchmark: POST a small non-streaming chat
 -- completion on every request, and print a JSON summary line at the end
 -- (prefixed "WRKJSON ") that bench/dataplane.py parses.
--- Optional script argument: the model name (default "bench-model").
+-- Optional script arguments: the model name (default "bench-model"), then one
+-- request header as "name: value" (bench/scaling.py's rule-matching header).
 
 local model = "bench-model"
 
@@ -9,6 +10,10 @@ function init(args)
   if args[1] ~= nil then model = args[1] end
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
+  if args[2] ~= nil then
+    local name, value = args[2]:match("^([^:]+):%s*(.*)$")
+    wrk.headers[name] = value
+  end
   wrk.body = '{"model":"' .. model .. '","messages":[{"role":"user","content":"Say hello in five words."}],"max_tokens":16}'
 end
 
