@@ -255,6 +255,28 @@ class Intent(ApiModel):
     )
 
 
+def _check_output_caps(where: str, default: int | None, maximum: int | None) -> None:
+    if default is not None and maximum is not None and default > maximum:
+        raise ValueError(f"{where}defaultOutputTokens must not exceed maxOutputTokens")
+
+
+class TierOutputTokens(ApiModel):
+    """Output-token caps for one API-key tier (unset fields fall back to the route's)."""
+
+    tier: str = Field(min_length=1, max_length=63, description="API-key tier these caps apply to.")
+    default_output_tokens: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="max_tokens for this tier's requests that set none."
+    )
+    max_output_tokens: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="Most output tokens this tier's requests may ask for."
+    )
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> TierOutputTokens:
+        _check_output_caps(f"outputTokensByTier[{self.tier}]: ", self.default_output_tokens, self.max_output_tokens)
+        return self
+
+
 class RoutePolicySpec(ApiModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -289,7 +311,17 @@ class RoutePolicySpec(ApiModel):
         description="Semantic intents that rules select with match.intent; names must be unique.",
     )
     max_output_tokens: int | None = Field(
-        default=None, ge=1, le=10_000_000, description="Cap on max_tokens sent upstream."
+        default=None, ge=1, le=10_000_000,
+        description="Most output tokens a request may ask for: larger max_tokens / max_completion_tokens are "
+        "lowered to it; a request that sets neither gets defaultOutputTokens, else this.",
+    )
+    default_output_tokens: int | None = Field(
+        default=None, ge=1, le=10_000_000,
+        description="max_tokens sent upstream for requests that set neither max_tokens nor max_completion_tokens.",
+    )
+    output_tokens_by_tier: list[TierOutputTokens] = Field(
+        default_factory=list, max_length=64,
+        description="Per API-key tier: defaultOutputTokens and maxOutputTokens that replace the route's.",
     )
 
     @model_validator(mode="after")
@@ -300,6 +332,14 @@ class RoutePolicySpec(ApiModel):
         tiers = [limit.tier for limit in self.rate_limits]
         if len(tiers) != len(set(tiers)):
             raise ValueError("rateLimits tiers must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _output_caps_consistent(self) -> RoutePolicySpec:
+        _check_output_caps("", self.default_output_tokens, self.max_output_tokens)
+        tiers = [caps.tier for caps in self.output_tokens_by_tier]
+        if len(tiers) != len(set(tiers)):
+            raise ValueError("outputTokensByTier tiers must be unique")
         return self
 
     @model_validator(mode="after")

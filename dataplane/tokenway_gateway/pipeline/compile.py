@@ -21,6 +21,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..api.snapshot import GatewayConfig, NamedRoutePolicy
+from .admit import admit_stage
+from .authenticate import authenticate_stage
+from .guard import guard_stage
+from .intent import intent_stage, route_note_stage
+from .output_caps import output_caps_stage
 from .stages import DispatchStage, NoopStage, ParseStage, RouteStage
 
 if TYPE_CHECKING:
@@ -33,9 +38,9 @@ StageFactory = Callable[["Gateway", GatewayConfig, "NamedRoutePolicy | None"], "
 EntryStageFactory = Callable[["Gateway", GatewayConfig], "Stage | None"]
 
 # Between parse and route, in order.
-ENTRY_STAGES: list[EntryStageFactory] = []
+ENTRY_STAGES: list[EntryStageFactory] = [authenticate_stage, intent_stage]
 # Between route and dispatch, in order.
-ROUTE_STAGES: list[StageFactory] = []
+ROUTE_STAGES: list[StageFactory] = [route_note_stage, admit_stage, guard_stage, output_caps_stage]
 
 _PARSE, _ROUTE, _DISPATCH = ParseStage(), RouteStage(), DispatchStage()
 
@@ -52,8 +57,10 @@ class ChainCompiler:
         self.noops = _bench_noop_stages()
 
     def entry_chain(self, config: GatewayConfig) -> tuple[Stage, ...]:
-        stages = [factory(self.gateway, config) for factory in ENTRY_STAGES]
-        return (_PARSE, *(s for s in stages if s is not None), _ROUTE)
+        stages = [stage for stage in (factory(self.gateway, config) for factory in ENTRY_STAGES) if stage is not None]
+        # Stages that need only the headers (authentication) run before the body is parsed.
+        early = [stage for stage in stages if getattr(stage, "before_parse", False)]
+        return (*early, _PARSE, *(stage for stage in stages if stage not in early), _ROUTE)
 
     def route_chain(self, config: GatewayConfig, policy: NamedRoutePolicy | None) -> tuple[Stage, ...]:
         stages = [factory(self.gateway, config, policy) for factory in ROUTE_STAGES]

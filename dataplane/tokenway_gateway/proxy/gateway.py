@@ -23,6 +23,7 @@ from ..picking.registry import PickerRegistry
 from ..pipeline.chain import advance, advance_timed
 from ..pipeline.compile import ChainCompiler
 from ..pipeline.context import RequestContext
+from ..pipeline.policies import PolicyState
 from ..routing.endpoints import Endpoint, EndpointSpec
 from ..routing.table import RoutingTable
 from ..server.channel import ClientChannel, Request
@@ -57,6 +58,7 @@ class Gateway:
         self.chains = ChainCompiler(self)
         self.table: RoutingTable | None = None
         self.draining = False
+        self.policies = PolicyState(self)  # keys, rate limiter, their metrics: kept across swaps
         # Per-stage time and calls when TOKENWAY_STAGE_TIMING=1 (the benchmark's CPU-µs per stage).
         if stage_timing is None:
             stage_timing = os.environ.get("TOKENWAY_STAGE_TIMING", "") == "1"
@@ -112,6 +114,7 @@ class Gateway:
 
     async def stop(self) -> None:
         await self.pickers.stop()
+        await self.policies.aclose()
         for connector in self.connectors.values():
             await connector.aclose()
 
@@ -145,7 +148,7 @@ class Gateway:
             elif path == b"/healthz" or path == b"/health":  # /health: vLLM's path, which clients probe
                 channel.send(200, b'{"status":"ok"}', request)
             elif path == b"/readyz":
-                ready = self.table is not None and not self.draining
+                ready = self.table is not None and not self.draining and self.policies.ready
                 channel.send(200 if ready else 503, b'{"ready":%s}' % (b"true" if ready else b"false"), request)
             elif path == b"/metrics":
                 channel.send(200, generate_latest(self.metrics.registry), request, CONTENT_TYPE_LATEST.encode())

@@ -41,6 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--access-log", action="store_true",
                         help="log one JSON line per proxied request (status, pool, latency, tokens; never prompts)")
+    keys = parser.add_argument_group(
+        "API keys (besides the config's auth.keys; either source makes a key required on every request)")
+    keys.add_argument("--api-keys-file", metavar="FILE",
+                      help="YAML list of key entries (`tokenway keys new` prints them), watched: rotation is live")
+    keys.add_argument("--kube-api-key-secret", metavar="NAMESPACE/NAME",
+                      help="watch this Secret's key entries (the gateway's Role may read that Secret only)")
+    keys.add_argument("--kube-api-key-secret-key", default="api-keys", metavar="KEY",
+                      help="the Secret's data key holding the entries (default api-keys)")
     tls = parser.add_argument_group("TLS (a second listener: HTTP/2 and HTTP/1.1 by ALPN; files reloaded on change)")
     tls.add_argument("--tls-cert", metavar="FILE", help="PEM certificate chain (overrides the config's tls section)")
     tls.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
@@ -96,6 +104,17 @@ async def serve(args: argparse.Namespace) -> int:
     store.subscribe(lambda _: metrics.config_reloads.labels("applied").inc())
     store.on_reject(lambda _: metrics.config_reloads.labels("rejected").inc())
     gateway = Gateway(store, metrics, access_log=args.access_log)
+    from ..config.key_sources import start_key_sources
+
+    key_tasks = await start_key_sources(
+        gateway.policies, api_keys_file=args.api_keys_file, secret=args.kube_api_key_secret,
+        secret_key=args.kube_api_key_secret_key, kubeconfig=args.kubeconfig, context=args.context,
+        interval=args.reload_interval)
+    if key_tasks is None:
+        return 2
+    for task in key_tasks:
+        task.add_done_callback(_log_crash)
+    tasks += key_tasks
     server = GatewayServer(gateway, args.host, args.port, tls=tls, tls_port=args.tls_port)
     try:
         await server.start()
