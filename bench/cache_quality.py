@@ -130,6 +130,8 @@ async def pooled(recs: list[dict[str, Any]], va: np.ndarray, vb: np.ndarray,
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", default="heldout", choices=("heldout", "tune"))
+    ap.add_argument("--compare-fp32", action="store_true",
+                    help="also embed with the fp32 safetensors weights (numpy reference, slow) and compare")
     args = ap.parse_args()
     recs = load(args.split)
     defaults = CachePolicySpec(mode="semantic")
@@ -197,6 +199,27 @@ async def main() -> int:
         if pol.verify:
             for w in wrong:
                 print(f"    {w}")
+
+    if args.compare_fp32:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from minilm_fp32 import MiniLMFp32
+
+        ref = MiniLMFp32()
+        t0 = time.perf_counter()
+        fa = ref.embed([r["a"] for r in recs])
+        fb = ref.embed([r["b"] for r in recs])
+        sims32 = (fa * fb).sum(axis=1)
+        row_cos = float(np.concatenate([(fa * va).sum(1), (fb * vb).sum(1)]).mean())
+        print(f"\n== int8 ONNX vs fp32 safetensors (numpy reference, {time.perf_counter() - t0:.0f}s) ==")
+        print(f"  mean cosine(int8 vector, fp32 vector) {row_cos:.4f}; mean |pair similarity difference| "
+              f"{float(np.abs(sims32 - sims).mean()):.4f}")
+        for th in (0.75, defaults.similarity_threshold, 0.85):
+            base8 = (sims >= th) & same_ctx
+            base32 = (sims32 >= th) & same_ctx
+            a8, a32 = scores(base8 & ok, labels, labels), scores(base32 & ok, labels, labels)
+            n8, n32 = scores(base8, labels, labels), scores(base32, labels, labels)
+            print(f"  threshold {th:.2f}: with verifier int8 P {a8[0]:.3f} R {a8[1]:.3f} | fp32 P {a32[0]:.3f} "
+                  f"R {a32[1]:.3f};  without: int8 P {n8[0]:.3f} R {n8[1]:.3f} | fp32 P {n32[0]:.3f} R {n32[1]:.3f}")
 
     p, r, _, _ = results["with verifier"]
     ok_target = p >= TARGET_PRECISION and r >= TARGET_RECALL
