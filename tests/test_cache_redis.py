@@ -138,3 +138,26 @@ def test_backend_has_no_sync_exact_path() -> None:
     with pytest.raises(TypeError):
         backend.get_nowait(None, "k")  # type: ignore[arg-type]
     asyncio.run(backend.aclose())
+
+
+async def test_redis_outage_is_a_miss_not_a_failure(redis_server: RedisServer) -> None:
+    cache = ResponseCache(policy(redis_server.url, mode="semantic"))
+    try:
+        p = cache.plan(chat("What is your refund policy?"), tenant="t", model="llama", route="r")
+        assert await cache.store(p, 200, body=answer("30 days."))
+        redis_server.kill()
+        loop = asyncio.get_running_loop()
+        t = loop.time()
+        assert await cache.lookup(p) is None
+        assert not await cache.store(p, 200, body=answer("30 days."))
+        assert loop.time() - t < 5
+        assert cache.stats.route("r").errors >= 2
+        redis_server.start()
+        for _ in range(50):  # the client reconnects by itself
+            if await cache.store(p, 200, body=answer("30 days.")):
+                break
+            await asyncio.sleep(0.1)
+        hit = await cache.lookup(p)
+        assert hit is not None and b"30 days." in hit.body()
+    finally:
+        await cache.aclose()

@@ -89,6 +89,7 @@ class RouteStats:
     rejections: dict[str, int] = field(default_factory=dict)  # verifier rule -> count
     stores: int = 0
     not_stored: int = 0  # incomplete/failed responses refused by store
+    errors: int = 0  # backend or embedder failures (the lookup became a miss, the store was skipped)
     lookup_seconds: float = 0.0
     lookups: int = 0
 
@@ -127,7 +128,8 @@ class CacheStats:
     def snapshot(self) -> dict[str, dict[str, Any]]:
         return {r: {"hits_exact": s.hits_exact, "hits_semantic": s.hits_semantic, "misses": s.misses,
                     "bypasses": s.bypasses, "rejections": dict(s.rejections), "stores": s.stores,
-                    "not_stored": s.not_stored, "lookups": s.lookups, "lookup_seconds": s.lookup_seconds}
+                    "not_stored": s.not_stored, "errors": s.errors, "lookups": s.lookups,
+                    "lookup_seconds": s.lookup_seconds}
                 for r, s in self.routes.items()}
 
 
@@ -221,13 +223,17 @@ class ResponseCache:
             return None
         t0 = time.perf_counter()
         route = plan.partition.route
-        entry = await self.backend.get(plan.partition, plan.key)
-        if entry is not None:
-            self.stats.lookup_done(route, "exact", time.perf_counter() - t0)
-            return CacheHit(entry, "exact", 1.0)
-        hit = None
-        if plan.semantic is not None and self.embedder is not None:
-            hit = await self._semantic(plan)
+        try:
+            entry = await self.backend.get(plan.partition, plan.key)
+            if entry is not None:
+                self.stats.lookup_done(route, "exact", time.perf_counter() - t0)
+                return CacheHit(entry, "exact", 1.0)
+            hit = None
+            if plan.semantic is not None and self.embedder is not None:
+                hit = await self._semantic(plan)
+        except Exception:  # Redis down or slow, embedder failure: a miss, never a failed request
+            self.stats.route(route).errors += 1
+            hit = None
         self.stats.lookup_done(route, "semantic" if hit else "miss", time.perf_counter() - t0)
         return hit
 
@@ -274,9 +280,10 @@ class ResponseCache:
                      events: Iterable[bytes | str | Mapping[str, Any]] | None = None,
                      usage: Mapping[str, Any] | None = None, completed: bool = True) -> asyncio.Task[bool] | None:
         """Schedule :meth:`store` on the running loop (for a synchronous settle hook)."""
-        if not plan.store or not completed or not 200 <= status < 300:
-            if plan.lookup or plan.store:
-                self.stats.route(plan.partition.route).not_stored += int(plan.store)
+        if not plan.store:
+            return None
+        if not completed or not 200 <= status < 300:
+            self.stats.route(plan.partition.route).not_stored += 1
             return None
         task = asyncio.get_running_loop().create_task(
             self.store(plan, status, body=body, events=events, usage=usage, completed=completed))
@@ -295,8 +302,20 @@ class ResponseCache:
         without ``finish_reason``.
         """
         st = self.stats.route(plan.partition.route)
-        if not plan.store or not completed:
+        if not plan.store:
             return False
+        if not completed:
+            st.not_stored += 1
+            return False
+        try:
+            return await self._store(plan, st, status, body, events, usage)
+        except Exception:  # a cache that cannot store is a cache that misses
+            st.errors += 1
+            return False
+
+    async def _store(self, plan: CachePlan, st: RouteStats, status: int, body: bytes | Mapping[str, Any] | None,
+                     events: Iterable[bytes | str | Mapping[str, Any]] | None,
+                     usage: Mapping[str, Any] | None) -> bool:
         obj = from_body(status, body) if body is not None else (
             from_sse(status, events, usage) if events is not None else None)
         if obj is None:

@@ -61,10 +61,11 @@ class RedisBackend:
         self.evictions = 0
 
     @classmethod
-    def from_url(cls, url: str, **kw: Any) -> RedisBackend:
+    def from_url(cls, url: str, *, timeout: float = 0.25, **kw: Any) -> RedisBackend:
+        """A client with short socket timeouts: a stalled Redis turns lookups into misses quickly."""
         import redis.asyncio as aioredis
 
-        return cls(aioredis.from_url(url), **kw)
+        return cls(aioredis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout), **kw)
 
     def _prefix(self, p: Partition) -> str:
         return f"{Partition.part_tag(p.tenant)}:{Partition.part_tag(p.route)}:{Partition.part_tag(p.model)}"
