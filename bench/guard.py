@@ -26,6 +26,7 @@ import argparse
 import base64
 import gc
 import json
+import os
 import random
 import re
 import sys
@@ -94,32 +95,41 @@ def quality(rows: Sequence[dict[str, Any]], flag: Callable[[str], bool]) -> dict
 
 
 def latency(fn: Callable[[str], object], texts: Sequence[str], repeat: int) -> dict[str, float]:
+    """Wall time and this thread's CPU time of each call (CPU time is what the call costs even
+    when other processes compete for the cores; the project's stages report CPU-us per request)."""
     for text in texts[:50]:
         fn(text)  # warm caches (the confusables table, compiled patterns)
     order = [t for _ in range(repeat) for t in texts]
     random.Random(1).shuffle(order)
-    samples: list[float] = []
+    wall: list[float] = []
+    cpu: list[float] = []
     gc.collect()
     for text in order:
-        start = time.perf_counter_ns()
+        start, start_cpu = time.perf_counter_ns(), time.thread_time_ns()
         fn(text)
-        samples.append((time.perf_counter_ns() - start) / 1e3)
-    samples.sort()
+        cpu.append((time.thread_time_ns() - start_cpu) / 1e3)
+        wall.append((time.perf_counter_ns() - start) / 1e3)
+    wall.sort()
+    cpu.sort()
     return {
-        "p50": samples[len(samples) // 2],
-        "p99": samples[int(len(samples) * 0.99)],
-        "max": samples[-1],
-        "n": len(samples),
+        "p50": wall[len(wall) // 2],
+        "p99": wall[int(len(wall) * 0.99)],
+        "max": wall[-1],
+        "cpu_p50": cpu[len(cpu) // 2],
+        "cpu_p99": cpu[int(len(cpu) * 0.99)],
+        "n": len(wall),
     }
 
 
-def one_shot(fn: Callable[[str], object], text: str, repeat: int = 5) -> float:
-    best = float("inf")
+def one_shot(fn: Callable[[str], object], text: str, repeat: int = 5) -> str:
+    """Best of ``repeat`` calls: wall and CPU milliseconds."""
+    wall = cpu = float("inf")
     for _ in range(repeat):
-        start = time.perf_counter_ns()
+        start, start_cpu = time.perf_counter_ns(), time.thread_time_ns()
         fn(text)
-        best = min(best, (time.perf_counter_ns() - start) / 1e3)
-    return best
+        cpu = min(cpu, (time.thread_time_ns() - start_cpu) / 1e6)
+        wall = min(wall, (time.perf_counter_ns() - start) / 1e6)
+    return f"wall {wall:6.2f} ms  CPU {cpu:6.2f} ms"
 
 
 def show_quality(name: str, q: dict[str, Any]) -> None:
@@ -163,22 +173,23 @@ def main() -> None:
     texts = [r["text"] for r in rows]
     lat_guard = latency(lambda t: guard.check([t]), texts, args.repeat)
     lat_base = latency(lambda t: BASELINE.search(t), texts, args.repeat)
-    print(f"\n2. latency of one check, {lat_guard['n']:.0f} calls (target: p99 <= 1 ms in heuristic mode)")
+    load_average = os.getloadavg()[0]
     print(
-        f"  PromptGuard heuristic      p50 {lat_guard['p50']:7.1f} us  p99 {lat_guard['p99']:7.1f} us  "
-        f"max {lat_guard['max']:8.1f} us"
+        f"\n2. latency of one check, {lat_guard['n']:.0f} calls (target: p99 <= 1 ms in heuristic mode); "
+        f"load average {load_average:.1f} on {os.cpu_count()} cores"
     )
-    print(
-        f"  baseline keyword regex     p50 {lat_base['p50']:7.1f} us  p99 {lat_base['p99']:7.1f} us  "
-        f"max {lat_base['max']:8.1f} us"
-    )
+    for name, lat in (("PromptGuard heuristic", lat_guard), ("baseline keyword regex", lat_base)):
+        print(
+            f"  {name:<26} wall p50 {lat['p50']:7.1f} us  p99 {lat['p99']:7.1f} us  max {lat['max']:8.1f} us"
+            f"   CPU p50 {lat['cpu_p50']:7.1f} us  p99 {lat['cpu_p99']:7.1f} us"
+        )
     plain = (" ".join(r["text"] for r in rows if r["category"] == "general") * 40)[:102_400]
     dense = (" ".join(r["text"] for r in rows if r["category"] == "trigger") * 40)[:102_400]
     blob = "Decode this: " + base64.b64encode(random.Random(2).randbytes(768 * 1024)).decode()
     check = lambda t: guard.check([t])  # noqa: E731
-    print(f"  100 KiB everyday prompt    {one_shot(check, plain) / 1e3:7.2f} ms (head and tail scanned)")
-    print(f"  100 KiB of trigger words   {one_shot(check, dense) / 1e3:7.2f} ms (benign prompts with trigger words)")
-    print(f"  1 MiB base64 blob          {one_shot(check, blob) / 1e3:7.2f} ms")
+    print(f"  100 KiB everyday prompt    {one_shot(check, plain)} (head and tail scanned)")
+    print(f"  100 KiB of trigger words   {one_shot(check, dense)} (benign prompts with trigger words)")
+    print(f"  1 MiB base64 blob          {one_shot(check, blob)}")
 
     if args.embedding:
         embedding_mode(args.split)
@@ -212,7 +223,10 @@ def embedding_mode(split: str) -> None:
     show_quality("heuristic + exemplars", q)
     texts = [r["text"] for r in report]
     lat = latency(lambda t: guard.check([t], embedder.embed([t])[0]), texts, 2)
-    print(f"  embed + check              p50 {lat['p50'] / 1e3:7.2f} ms  p99 {lat['p99'] / 1e3:7.2f} ms")
+    print(
+        f"  embed + check              wall p50 {lat['p50'] / 1e3:6.2f} ms  p99 {lat['p99'] / 1e3:6.2f} ms   "
+        f"CPU p50 {lat['cpu_p50'] / 1e3:6.2f} ms  p99 {lat['cpu_p99'] / 1e3:6.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -249,13 +250,16 @@ def main() -> None:
     embed_ms: list[float] = []
     match_us: list[float] = []
     total_ms: list[float] = []
+    total_cpu_ms: list[float] = []
     for _ in range(args.repeat):
         for text in texts:
+            c0 = time.thread_time()
             t0 = time.perf_counter()
             vector = embedder.embed([text])[0]
             t1 = time.perf_counter()
             matcher.match(vector)
             t2 = time.perf_counter()
+            total_cpu_ms.append((time.thread_time() - c0) * 1e3)
             embed_ms.append((t1 - t0) * 1e3)
             match_us.append((t2 - t1) * 1e6)
             total_ms.append((t2 - t0) * 1e3)
@@ -264,7 +268,10 @@ def main() -> None:
         t0 = time.perf_counter()
         keyword_route(text)
         keyword_us.append((time.perf_counter() - t0) * 1e6)
-    print(f"\n2. latency per prompt ({len(total_ms)} prompts, one at a time, this CPU)")
+    print(
+        f"\n2. latency per prompt ({len(total_ms)} prompts, one at a time, this CPU; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     print(f"  embedding          p50 {percentile(embed_ms, 0.5):7.2f} ms   p99 {percentile(embed_ms, 0.99):7.2f} ms")
     print(f"  match              p50 {percentile(match_us, 0.5):7.1f} us   p99 {percentile(match_us, 0.99):7.1f} us")
     print(f"  embedding + match  p50 {percentile(total_ms, 0.5):7.2f} ms   p99 {percentile(total_ms, 0.99):7.2f} ms")
