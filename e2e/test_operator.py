@@ -341,8 +341,7 @@ def test_gateway_objects_config_and_least_privilege(kube: Kube, harness: NodeHar
 def test_policy_status_unsupported_fields_and_events(kube: Kube, harness: NodeHarness, ns: str) -> None:
     kube.apply_cr("inferencegateways", ns, "gw", {"replicas": 1}, "InferenceGateway")
     kube.apply_cr("routepolicies", ns, "main",
-                  route_spec("llama", rateLimits=[{"tier": "free", "tokensPerMinute": 1000}],
-                             loadBalancing={"algorithm": "power-of-two"}), "RoutePolicy")
+                  route_spec("llama", loadBalancing={"algorithm": "power-of-two"}), "RoutePolicy")
     kube.apply_cr("cachepolicies", ns, "cache", {"mode": "exact"}, "CachePolicy")
     eventually(lambda: kube.condition("routepolicies", ns, "main", "Ready")["reason"] == "UnknownPool",
                what="UnknownPool")
@@ -353,7 +352,6 @@ def test_policy_status_unsupported_fields_and_events(kube: Kube, harness: NodeHa
     eventually(lambda: [r.name for r in kube.config(ns).routes] == ["main"], what="route in config")
     supported = kube.condition("routepolicies", ns, "main", "Supported")
     assert supported["status"] == "False" and supported["reason"] == "NotSupportedYet"
-    assert "spec.rateLimits" in supported["message"]
     assert "spec.loadBalancing.algorithm=power-of-two" in supported["message"]
     cache = eventually(lambda: kube.condition("cachepolicies", ns, "cache", "Supported"), what="cache status")
     assert cache["status"] == "False" and cache["reason"] == "NotSupportedYet"

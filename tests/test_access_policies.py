@@ -319,3 +319,48 @@ def test_guard_limits_and_flag_through_the_gateway(sim: str, make_gateway: Any) 
     assert long.status_code == 400 and long.json()["error"]["code"] == "prompt_too_long"
     assert metric(gw.url, "tokenway_guard_verdicts_total", outcome="flagged") == 1
     assert metric(gw.url, "tokenway_guard_verdicts_total", outcome="limit") == 2
+
+
+# ---- what the operator compiles and builds --------------------------------------------------------
+
+
+def test_operator_compiles_limits_and_auth_from_the_gateway_spec() -> None:
+    from tokenway_gateway.api import InferenceGatewaySpec
+    from tokenway_operator.compile import compile_snapshot, render_config
+
+    shared = compile_snapshot({}, {}, {}, {}, InferenceGatewaySpec.model_validate(
+        {"replicas": 3, "redisUrl": "redis://redis:6379/1", "apiKeySecretRef": {"name": "keys"}}))
+    assert shared.limits == LimitsSettings(backend="redis", redis_url="redis://redis:6379/1", replicas=3)
+    assert shared.auth is not None and shared.auth.keys == []  # keys come from the Secret: never open
+    alone = compile_snapshot({}, {}, {}, {}, InferenceGatewaySpec.model_validate({"replicas": 4}))
+    assert alone.limits == LimitsSettings(replicas=4) and alone.auth is None
+    assert GatewayConfig.model_validate(__import__("yaml").safe_load(render_config(shared))) == shared
+
+
+def test_memory_limits_are_split_between_replicas() -> None:
+    config = base_config(limits={"replicas": 4}, routes=[{
+        "name": "r", "rules": [{"name": "all", "backends": [{"pool": "p"}]}],
+        "rateLimits": [{"tier": "default", "requestsPerMinute": 100, "tokensPerMinute": 10}]}])
+    gateway = Gateway(ConfigStore(GatewayConfig.model_validate(config)))
+    assert gateway.table is not None
+    stage = next(s for s in gateway.table.rules[0].targets["m"][0][0].chain if s.name == "admit")
+    assert stage.limits["default"].requests_per_minute == 25  # type: ignore[attr-defined]
+    assert stage.limits["default"].tokens_per_minute == 2  # type: ignore[attr-defined]
+
+
+def test_example_key_secret_holds_entries_and_the_documented_demo_key_works() -> None:
+    from pathlib import Path
+
+    import yaml
+    from tokenway_gateway.auth import KeyStore, parse_key_entries
+
+    root = Path(__file__).resolve().parents[1]
+    docs = [d for d in yaml.safe_load_all((root / "examples" / "secrets.yaml").read_text()) if d]
+    secret = next(d for d in docs if d["metadata"]["name"] == "tokenway-api-keys")
+    entries = parse_key_entries(secret["stringData"]["api-keys"].encode())
+    principal = KeyStore(entries).authenticate(b"Bearer tw-demo-change-me")
+    assert (principal.tenant, principal.tier) == ("demo", "standard")
+    assert "tw-demo-change-me" in (root / "examples" / "README.md").read_text()
+    tiers = {limit["tier"] for limit in yaml.safe_load((root / "examples" / "route-policy.yaml").read_text())[
+        "spec"]["rateLimits"]}
+    assert principal.tier in tiers  # the demo key is rate limited like any tenant of its tier

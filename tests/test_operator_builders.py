@@ -161,18 +161,24 @@ def test_gateway_objects_and_least_privilege_role() -> None:
     sa, role, binding, deployment, service = gateway_children("gw", "ml", UID, spec, "tokenway:test", pools)
     assert sa["kind"] == "ServiceAccount" and sa["metadata"]["name"] == "gw"
     assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["gw-config"],
-                              "verbs": ["get", "list", "watch"]}]
+                              "verbs": ["get", "list", "watch"]},
+                             {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["keys"],
+                              "verbs": ["get", "list", "watch"]}]  # its key Secret, by name: the gateway watches it
     assert binding["roleRef"]["name"] == "gw" and binding["subjects"][0]["name"] == "gw"
     ctr = container(deployment)
     assert ctr["image"] == "tokenway:test"
     assert ctr["command"] == ["tokenway", "gateway", "--kube-configmap", "ml/gw-config", "--port", "9000",
-                              "--log-level", "info"]
+                              "--log-level", "info", "--kube-api-key-secret", "ml/keys",
+                              "--kube-api-key-secret-key", "api-key"]
     assert ctr["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "gw"
     env = {e["name"]: e for e in ctr["env"]}
     assert env["TOKENWAY_UPSTREAM_KEY_EXT_0"]["valueFrom"] == {"secretKeyRef": {"name": "openai", "key": "token"}}
     assert "TOKENWAY_UPSTREAM_KEY_EXT_1" not in env
-    assert env["TOKENWAY_API_KEYS"]["valueFrom"]["secretKeyRef"] == {"name": "keys", "key": "api-key"}
+    assert not any("secretKeyRef" in e.get("valueFrom", {}) and e["valueFrom"]["secretKeyRef"]["name"] == "keys"
+                   for e in ctr["env"])  # client keys are watched, not frozen into the environment
+    _, open_role, *_ = gateway_children("gw", "ml", UID, InferenceGatewaySpec(), "tokenway:test", {})
+    assert [r["resources"] for r in open_role["rules"]] == [["configmaps"]]
     assert service["spec"]["ports"][0]["port"] == 9000
 
 
@@ -274,20 +280,19 @@ def test_unsupported_fields_named() -> None:
         "retries": {"budgetPercent": 5, "retryOn": ["5xx", "429"]},
     })
     fields = unsupported_fields(spec)
-    for expected in ("spec.maxOutputTokens", "spec.timeouts.firstTokenSeconds", "spec.retries.budgetPercent",
-                     "spec.retries.retryOn=429",
-                     "spec.rateLimits", "spec.promptGuard", "spec.regionPreference", "spec.outlierDetection",
-                     "spec.queue", "spec.loadBalancing.algorithm=llm-aware", "spec.rules[r].match.promptRegex",
-                     "spec.rules[r].match.keywords", "spec.rules[r].match.apiKeyTiers",
-                     "spec.rules[r].match.intent", "spec.rules[r].match.minPromptTokens"):
+    for expected in ("spec.timeouts.firstTokenSeconds", "spec.retries.budgetPercent",
+                     "spec.retries.retryOn=429", "spec.regionPreference", "spec.outlierDetection",
+                     "spec.queue", "spec.loadBalancing.algorithm=llm-aware"):
         assert expected in fields
-    assert not any("match.models" in f for f in fields)
+    # Enforced by the gateway (issue 8): rate limits, prompt guard, output caps and every match field.
+    assert not any(f.startswith(("spec.rules[", "spec.rateLimits", "spec.promptGuard", "spec.maxOutputTokens"))
+                   for f in fields)
     assert unsupported_fields(_route("a")) == []
     assert unsupported_fields(CachePolicySpec()) == ["spec"]
     assert unsupported_fields(pool(autoscaling={"enabled": True})) == ["spec.autoscaling.enabled"]
     assert unsupported_fields(pool()) == []
-    assert unsupported_fields(InferenceGatewaySpec.model_validate({"apiKeySecretRef": {"name": "keys"}})) == [
-        "spec.apiKeySecretRef"]
+    assert unsupported_fields(InferenceGatewaySpec.model_validate({"apiKeySecretRef": {"name": "keys"},
+                                                                   "redisUrl": "redis://r:6379/0"})) == []
     assert unsupported_fields(InferenceGatewaySpec()) == []
 
 

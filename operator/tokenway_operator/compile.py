@@ -22,7 +22,7 @@ from tokenway_gateway.api import (
     PoolConfig,
     RoutePolicySpec,
 )
-from tokenway_gateway.api.snapshot import ServerSettings, TelemetrySettings
+from tokenway_gateway.api.snapshot import AuthSettings, LimitsSettings, ServerSettings, TelemetrySettings
 
 from .meta import api_key_env
 
@@ -56,6 +56,15 @@ def pool_config(name: str, spec: InferencePoolSpec, ready: Sequence[EndpointConf
     )
 
 
+def gateway_limits(gateway: InferenceGatewaySpec) -> LimitsSettings:
+    """Rate-limit counters in the gateway's Redis when it has one, shared by all replicas; otherwise in
+    each replica's memory, each enforcing its share (limit / replicas) of every limit."""
+    replicas = max(1, gateway.replicas)
+    if gateway.redis_url:
+        return LimitsSettings(backend="redis", redis_url=gateway.redis_url, replicas=replicas)
+    return LimitsSettings(replicas=replicas)
+
+
 def content_version(config: GatewayConfig) -> str:
     body = config.model_dump(mode="json", by_alias=True, exclude={"version"})
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -79,11 +88,17 @@ def compile_snapshot(
     named_caches = [NamedCachePolicy(name=name, **_fields(caches[name])) for name in sorted(caches)]
     server = ServerSettings()
     telemetry = TelemetrySettings()
+    limits = LimitsSettings()
+    auth = None
     if gateway is not None:
         server = ServerSettings(drain_seconds=gateway.drain_seconds)
         telemetry = TelemetrySettings(otlp_endpoint=gateway.otlp_endpoint)
+        limits = gateway_limits(gateway)
+        if gateway.api_key_secret_ref is not None:
+            auth = AuthSettings()  # keys come from the Secret the gateway watches; none here: never open
     config = GatewayConfig(
         server=server, telemetry=telemetry, pools=pool_configs, routes=named_routes, caches=named_caches,
+        auth=auth, limits=limits,
     )
     config.version = content_version(config)
     return config

@@ -32,9 +32,12 @@ OPERATOR_RULES: list[dict[str, Any]] = [
     {"apiGroups": [API_GROUP], "resources": [f"{p}/status" for p in _OURS], "verbs": ["get", "patch", "update"]},
     {"apiGroups": [API_GROUP], "resources": [f"{p}/finalizers" for p in _OURS], "verbs": ["update"]},
     # What the operator creates (kinds.CHILD_KINDS). The gateway's Role grants get/list/watch on
-    # configmaps; the operator holds those itself (RBAC forbids granting what you do not have),
-    # so no `escalate`/`bind` is needed.
+    # configmaps, which the operator holds itself (RBAC forbids granting what you do not have).
     *_child_rules(),
+    # ... and on the one API-key Secret its InferenceGateway names (apiKeySecretRef): the operator
+    # never reads Secrets, so it may write Roles granting more than it holds (`escalate`) and bind
+    # its gateways' service accounts to them (`bind`). Namespaced Roles only, never ClusterRoles.
+    {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["escalate", "bind"]},
     # Ready endpoints of the pools.
     {"apiGroups": [ENDPOINT_SLICE.group], "resources": [ENDPOINT_SLICE.plural], "verbs": _READ},
     # Events on our objects (ours and kopf's).

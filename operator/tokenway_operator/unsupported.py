@@ -9,12 +9,13 @@ who never asked for the feature is not told it is missing.
 from __future__ import annotations
 
 from pydantic import BaseModel
-from tokenway_gateway.api import CachePolicySpec, InferenceGatewaySpec, InferencePoolSpec, RoutePolicySpec
+from tokenway_gateway.api import CachePolicySpec, InferencePoolSpec, RoutePolicySpec
 from tokenway_gateway.api.route import Retries
 
 SUPPORTED_ALGORITHMS = frozenset({"least-request"})
 # RouteMatch fields the gateway matches on today; the others are reported per rule.
-SUPPORTED_MATCH_FIELDS = frozenset({"models", "headers"})
+SUPPORTED_MATCH_FIELDS = frozenset({"models", "headers", "api_key_tiers", "prompt_regex", "keywords",
+                                    "min_prompt_tokens", "max_prompt_tokens", "intent"})
 
 
 def unsupported_fields(spec: BaseModel) -> list[str]:
@@ -25,20 +26,14 @@ def unsupported_fields(spec: BaseModel) -> list[str]:
         return ["spec"]  # the gateway has no response cache yet
     if isinstance(spec, InferencePoolSpec):
         return ["spec.autoscaling.enabled"] if spec.autoscaling.enabled else []
-    if isinstance(spec, InferenceGatewaySpec):
-        # An API-key Secret the gateway does not enforce yet must never look like protection.
-        return [path for path, value in (("spec.redisUrl", spec.redis_url),
-                                         ("spec.apiKeySecretRef", spec.api_key_secret_ref)) if value]
     return []
 
 
 def _route(spec: RoutePolicySpec) -> list[str]:
     fields: list[str] = []
-    for name in ("rate_limits", "prompt_guard", "region_preference", "outlier_detection", "queue"):
+    for name in ("region_preference", "outlier_detection", "queue"):
         if getattr(spec, name):
             fields.append(f"spec.{_camel(name)}")
-    if spec.max_output_tokens is not None:
-        fields.append("spec.maxOutputTokens")
     if spec.timeouts.first_token_seconds is not None:
         fields.append("spec.timeouts.firstTokenSeconds")
     if spec.retries.budget_percent != Retries.model_fields["budget_percent"].default:

@@ -31,11 +31,16 @@ granted per namespace by RoleBindings to the same ClusterRole.
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
-# The gateway's Role grants get/list/watch on configmaps: the operator holds those
-# itself (RBAC forbids granting what you do not have), so no escalate/bind.
+# The gateway's Role grants get/list/watch on configmaps, which the operator holds itself
+# (RBAC forbids granting what you do not have) ...
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+# ... and on the one API-key Secret its InferenceGateway names: the operator never reads
+# Secrets, so it may write Roles granting more than it holds and bind them (namespaced only).
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles"]
+  verbs: ["escalate", "bind"]
 # Ready endpoints of the pools.
 - apiGroups: ["discovery.k8s.io"]
   resources: ["endpointslices"]

@@ -11,7 +11,9 @@ releases its reservation (5xx, an upstream 429, the client gone), and one refuse
 invalid (the guard's 400, an upstream 4xx) keeps its request but no tokens.
 
 Counters are per route policy and tenant (all of a tenant's keys share them) with the
-limits of the caller's tier. Unauthenticated requests (a gateway without keys) are
+limits of the caller's tier. With ``limits.backend: redis`` every replica shares them; with
+the memory backend and ``limits.replicas`` N (the operator sets it from the InferenceGateway),
+each replica enforces 1/N of every limit. Unauthenticated requests (a gateway without keys) are
 tenant ``anonymous`` in tier ``default``: a ``default`` entry in ``rateLimits`` is then one
 budget shared by every caller of the route.
 
@@ -303,6 +305,10 @@ def admit_stage(gateway: Gateway, config: GatewayConfig, policy: NamedRoutePolic
     limits = {tier: found for tier, found in tier_limits(policy).items() if not found.empty}
     if not limits:
         return None
+    settings = config.limits
+    if settings.backend == "memory" and settings.replicas > 1:
+        # Counters in each replica's memory: each enforces its share, so N replicas never admit N times a limit.
+        limits = {tier: found.scaled(settings.replicas) for tier, found in limits.items()}
     policies = gateway.policies
     limiter = policies.limiters.for_settings(config.limits)
     return AdmitStage(policy.name, limiter, limits, OutputCaps.from_policy(policy), policies.metrics)

@@ -22,7 +22,6 @@ from ..meta import (
 LIVENESS_PATH = "/healthz"
 READINESS_PATH = "/readyz"  # 503 until the gateway holds a config
 METRICS_PATH = "/metrics"
-API_KEYS_ENV = "TOKENWAY_API_KEYS"
 # The TLS Secret is mounted whole (no subPath), so the kubelet's atomic ..data swap on renewal
 # reaches the files and the gateway's watcher reloads them without a restart.
 TLS_DIR = "/etc/tokenway/tls"
@@ -68,9 +67,6 @@ def gateway_env(spec: InferenceGatewaySpec, pools: Mapping[str, InferencePoolSpe
         env.append({"name": "TOKENWAY_REDIS_URL", "value": spec.redis_url})
     if spec.otlp_endpoint:
         env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": spec.otlp_endpoint})
-    if spec.api_key_secret_ref:
-        ref = spec.api_key_secret_ref
-        env.append({"name": API_KEYS_ENV, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
     return env + upstream_key_env(pools)
 
 
@@ -82,6 +78,9 @@ def gateway_command(name: str, namespace: str, spec: InferenceGatewaySpec) -> li
                     "--tls-port", str(spec.tls.port)]
         if spec.tls.client_ca_secret_ref is not None:
             command += ["--tls-client-ca", f"{CLIENT_CA_DIR}/ca.crt"]
+    ref = spec.api_key_secret_ref
+    if ref is not None:  # the gateway watches the key Secret itself: rotation applies within seconds
+        command += ["--kube-api-key-secret", f"{namespace}/{ref.name}", "--kube-api-key-secret-key", ref.key]
     return command
 
 
@@ -187,18 +186,22 @@ def gateway_service_account(name: str, namespace: str, uid: str) -> Manifest:
     }
 
 
-def gateway_role(name: str, namespace: str, uid: str) -> Manifest:
-    """Least privilege: read and watch its own config ConfigMap, nothing else."""
+def gateway_role(name: str, namespace: str, uid: str, api_key_secret: str | None = None) -> Manifest:
+    """Least privilege: read and watch its own config ConfigMap and its API-key Secret, nothing else."""
+    rules: list[dict[str, Any]] = [{
+        "apiGroups": [""],
+        "resources": ["configmaps"],
+        "resourceNames": [config_map_name(name)],
+        "verbs": ["get", "list", "watch"],
+    }]
+    if api_key_secret is not None:
+        rules.append({"apiGroups": [""], "resources": ["secrets"], "resourceNames": [api_key_secret],
+                      "verbs": ["get", "list", "watch"]})
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": object_meta(name, namespace, _owner(name, uid), gateway_labels(name)),
-        "rules": [{
-            "apiGroups": [""],
-            "resources": ["configmaps"],
-            "resourceNames": [config_map_name(name)],
-            "verbs": ["get", "list", "watch"],
-        }],
+        "rules": rules,
     }
 
 
@@ -231,7 +234,7 @@ def gateway_children(
     """The gateway's objects except its ConfigMap (written by the config compiler)."""
     return [
         gateway_service_account(name, namespace, uid),
-        gateway_role(name, namespace, uid),
+        gateway_role(name, namespace, uid, spec.api_key_secret_ref.name if spec.api_key_secret_ref else None),
         gateway_role_binding(name, namespace, uid),
         gateway_deployment(name, namespace, uid, spec, image, pools),
         gateway_service(name, namespace, uid, spec),
