@@ -29,10 +29,14 @@ class ServedModel(ApiModel):
 
 
 class Capacity(ApiModel):
-    """What one replica can take: the balancer uses this to spot saturation."""
+    """What one replica can take: the gateway queues requests beyond it and spills to other regions."""
 
     max_concurrent_sequences: int = Field(
         default=256, ge=1, le=100_000, description="Sequences one replica runs at once before requests queue."
+    )
+    max_pending_requests: int | None = Field(
+        default=None, ge=1, le=1_000_000,
+        description="Circuit breaker: requests in flight to one replica at most; unset means no limit.",
     )
     weight: int = Field(default=1, ge=1, le=1000, description="Relative share of traffic per replica.")
 

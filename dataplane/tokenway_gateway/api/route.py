@@ -126,6 +126,10 @@ class Timeouts(ApiModel):
         default=None, gt=0, le=3600, description="Until the first response byte from upstream."
     )
     connect_seconds: float = Field(default=5.0, gt=0, le=300, description="TCP (and TLS) connect.")
+    per_try_seconds: float | None = Field(
+        default=None, gt=0, le=86400,
+        description="One attempt, until its whole response (or a stream's first token); then it is retried.",
+    )
 
 
 class OutlierDetection(ApiModel):
@@ -159,10 +163,22 @@ class ActiveHealthCheck(ApiModel):
 
 
 class QueueLimits(ApiModel):
-    """Requests wait in the gateway when every endpoint is saturated."""
+    """Requests wait in the gateway, fairly across tenants, while a pool is saturated or has no endpoint."""
 
     max_queued: int = Field(default=1000, ge=0, le=1_000_000, description="Most waiting requests; more get 429.")
     max_wait_seconds: float = Field(default=30.0, ge=0, le=3600, description="Longest wait before 503.")
+    tenant_header: str = Field(
+        default="x-tenant-id", max_length=256,
+        description="Header naming the tenant of unauthenticated requests (keys name the tenant otherwise).",
+    )
+    priority_header: str = Field(
+        default="x-tokenway-priority", max_length=256,
+        description="Header with an integer priority band; higher bands are served first.",
+    )
+    tier_weights: dict[str, float] = Field(
+        default_factory=dict, description="Fair-share weight per API-key tier (default 1): a tier of weight 2 "
+                                          "gets twice the tokens of a tier of weight 1 while both wait.",
+    )
 
 
 class RegionPreference(ApiModel):
@@ -172,6 +188,27 @@ class RegionPreference(ApiModel):
     overprovisioning_factor: float = Field(
         default=1.4, ge=1.0, le=10.0, description="Spillover starts below 1/factor healthy capacity (as Envoy)."
     )
+
+
+class Hedging(ApiModel):
+    """A second attempt when the first is slow to start: whichever answers first is relayed."""
+
+    delay_seconds: float | None = Field(
+        default=None, gt=0, le=600, description="Hedge when no first byte arrived within this time."
+    )
+    ttft_percentile: float | None = Field(
+        default=None, gt=0, lt=100,
+        description="Hedge after this percentile of the route's recent time to first byte (used when no delay).",
+    )
+    budget_percent: float = Field(
+        default=5.0, ge=0, le=100, description="Hedged requests as % of the route's requests, at most."
+    )
+
+    @model_validator(mode="after")
+    def _delay_or_percentile(self) -> Hedging:
+        if self.delay_seconds is None and self.ttft_percentile is None:
+            raise ValueError("hedging needs delaySeconds or ttftPercentile")
+        return self
 
 
 class RateLimit(ApiModel):
@@ -303,6 +340,7 @@ class RoutePolicySpec(ApiModel):
         default=None, description="Queue requests while the pools are saturated; overrides the pools' own."
     )
     region_preference: RegionPreference | None = Field(default=None, description="Preferred regions, in order.")
+    hedging: Hedging | None = Field(default=None, description="Send a second attempt when the first is slow.")
     rate_limits: list[RateLimit] = Field(default_factory=list, max_length=64, description="Limits per API-key tier.")
     prompt_guard: PromptGuard | None = Field(default=None, description="Prompt-injection screening.")
     intents: list[Intent] = Field(

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .cache import CachePolicySpec
 from .common import NAME_PATTERN, ApiModel
-from .pool import PoolRouting
+from .pool import DEFAULT_REGION, PoolRouting
 from .route import Retries, RoutePolicySpec, Timeouts
 
 SNAPSHOT_KIND = "GatewayConfig"
@@ -28,6 +28,9 @@ class EndpointConfig(ApiModel):
 class PoolConfig(PoolRouting):
     name: str = Field(min_length=1, max_length=253, pattern=NAME_PATTERN)
     endpoints: list[EndpointConfig] = Field(default_factory=list)
+    external: bool = Field(
+        default=False, description="Endpoints outside the cluster (other clusters, providers): the last region level."
+    )
 
 
 class NamedRoutePolicy(RoutePolicySpec):
@@ -122,6 +125,10 @@ class TlsSettings(ApiModel):
 class GatewayConfig(ApiModel):
     kind: str = SNAPSHOT_KIND
     version: str = Field(default="0", min_length=1, max_length=128)
+    region: str = Field(
+        default=DEFAULT_REGION, min_length=1, max_length=63,
+        description="The gateway's own region: its pools there are the first priority level.",
+    )
     server: ServerSettings = Field(default_factory=ServerSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     pools: list[PoolConfig] = Field(default_factory=list)

@@ -63,6 +63,39 @@ class FastCounter:
         self.value -= amount
 
 
+Labels = tuple[str, ...]
+
+
+class CounterFamily:
+    """Counters by label values, exported as one family."""
+
+    __slots__ = ("counters", "documentation", "labels", "name")
+
+    def __init__(self, name: str, documentation: str, labels: Labels) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labels = labels
+        self.counters: dict[Labels, FastCounter] = {}
+
+    def get(self, *values: str) -> FastCounter:
+        counter = self.counters.get(values)
+        if counter is None:
+            counter = self.counters[values] = FastCounter()
+        return counter
+
+    def inc(self, *values: str, amount: float = 1.0) -> None:
+        counter = self.counters.get(values)
+        if counter is None:
+            counter = self.counters[values] = FastCounter()
+        counter.value += amount
+
+    def family(self) -> CounterMetricFamily:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        for values, counter in list(self.counters.items()):
+            family.add_metric(list(values), counter.value)
+        return family
+
+
 class RouteMetrics:
     """Everything recorded per (model, pool, route)."""
 
@@ -117,10 +150,23 @@ class _RequestCollector(Collector):
         for status, counter in self.owner.unrouted.items():
             unrouted.add_metric([str(status)], counter.value)
         yield from (prompt, completion, requests, in_flight, unrouted)
+        owner = self.owner
+        depth = GaugeMetricFamily("tokenway_queue_depth", "Requests waiting in the gateway's queue, per pool.",
+                                  labels=("pool",))
+        for pool, value in list(owner.queue_depths.items()):
+            depth.add_metric([pool], value)
+        wait = HistogramMetricFamily("tokenway_queue_wait_seconds", "Time requests waited in the queue.",
+                                     labels=("pool",))
+        for pool, histogram in list(owner.queue_waits.items()):
+            wait.add_metric([pool], histogram.cumulative(), histogram.sum)
+        yield from (depth, wait)
+        for counters in (owner.queue_rejections, owner.circuit_breaks, owner.hedges, owner.retry_budget,
+                         owner.regions):
+            yield counters.family()
         costs = self.owner.stage_costs
         if costs is not None:
-            seconds = CounterMetricFamily("tokenway_stage_seconds", "Time spent in each stage (TOKENWAY_STAGE_TIMING=1).",
-                                          labels=("stage",))
+            seconds = CounterMetricFamily("tokenway_stage_seconds",
+                                          "Time spent in each stage (TOKENWAY_STAGE_TIMING=1).", labels=("stage",))
             calls = CounterMetricFamily("tokenway_stage_calls", "Calls of each stage (TOKENWAY_STAGE_TIMING=1).",
                                         labels=("stage",))
             for stage, (spent, count) in list(costs.items()):
@@ -136,6 +182,19 @@ class GatewayMetrics:
         self.in_flight: dict[str, FastCounter] = {}
         self.unrouted: dict[int, FastCounter] = {}
         self.stage_costs: dict[str, list[float]] | None = None
+        self.queue_depths: dict[str, int] = {}
+        self.queue_waits: dict[str, FastHistogram] = {}
+        self.queue_rejections = CounterFamily("tokenway_queue_rejected", "Requests refused by a pool's queue (full) "
+                                              "or that waited too long (timeout).", ("pool", "reason"))
+        self.circuit_breaks = CounterFamily("tokenway_circuit_breaker_skips", "Endpoints skipped because they had "
+                                            "capacity.maxPendingRequests in flight.", ("pool",))
+        self.hedges = CounterFamily("tokenway_hedges", "Hedged attempts: sent, and which attempt won.",
+                                    ("route", "outcome"))
+        self.retry_budget = CounterFamily("tokenway_retry_budget_exhausted", "Retries refused by the retry budget.",
+                                          ("route",))
+        self.regions = CounterFamily("tokenway_region_requests", "Requests by the region that served them and "
+                                     "whether they spilled over from a preferred level.", ("route", "region",
+                                                                                           "spilled"))
         r = self.registry
         r.register(_RequestCollector(self))
         self.upstream_errors = Counter("tokenway_upstream_errors", "Upstream failures by kind.", ("pool", "kind"),
@@ -169,6 +228,30 @@ class GatewayMetrics:
         if counter is None:
             counter = self.unrouted[status] = FastCounter()
         counter.value += 1
+
+    def queue_depth(self, pool: str, depth: int) -> None:
+        self.queue_depths[pool] = depth
+
+    def queue_wait(self, pool: str, seconds: float) -> None:
+        histogram = self.queue_waits.get(pool)
+        if histogram is None:
+            histogram = self.queue_waits[pool] = FastHistogram(LATENCY_BUCKETS)
+        histogram.observe(seconds)
+
+    def queue_rejected(self, pool: str, reason: str) -> None:
+        self.queue_rejections.inc(pool, reason)
+
+    def circuit_open(self, pool: str) -> None:
+        self.circuit_breaks.inc(pool)
+
+    def hedge_outcome(self, route: str, outcome: str) -> None:
+        self.hedges.inc(route, outcome)
+
+    def retry_budget_exhausted(self, route: str) -> None:
+        self.retry_budget.inc(route)
+
+    def region_request(self, route: str, region: str, spilled: bool) -> None:
+        self.regions.inc(route, region, "true" if spilled else "false")
 
     def watch_stage_costs(self, costs: dict[str, list[float]]) -> None:
         """Export per-stage time and calls from this (live) dict."""

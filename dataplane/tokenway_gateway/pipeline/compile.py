@@ -26,6 +26,7 @@ from .authenticate import authenticate_stage
 from .guard import guard_stage
 from .intent import intent_stage, route_note_stage
 from .output_caps import output_caps_stage
+from .queue import queue_stage
 from .stages import DispatchStage, NoopStage, ParseStage, RouteStage
 
 if TYPE_CHECKING:
@@ -64,4 +65,6 @@ class ChainCompiler:
 
     def route_chain(self, config: GatewayConfig, policy: NamedRoutePolicy | None) -> tuple[Stage, ...]:
         stages = [factory(self.gateway, config, policy) for factory in ROUTE_STAGES]
-        return (*(s for s in stages if s is not None), *self.noops, _DISPATCH)
+        # The queue is always last before dispatch: what waits has passed every check already.
+        return (*(s for s in stages if s is not None), *self.noops, queue_stage(self.gateway, config, policy),
+                _DISPATCH)

@@ -149,6 +149,18 @@ class RequestContext:
         """The body to send upstream: the client's bytes unless a stage changed the payload."""
         return orjson.dumps(self.payload) if self.dirty else bytes(self.request.body)
 
+    def retarget(self, table: RoutingTable) -> None:
+        """Resolve the route again under a newer snapshot (a request that waited across a config swap)."""
+        self.table = table
+        target = table.resolve(self)
+        if target is None:
+            return  # the route is gone: the old target answers (no endpoint)
+        self.target = target
+        self.model = target.model
+        if self.payload.get("model") != target.upstream_model:
+            self.payload["model"] = target.upstream_model
+            self.dirty = True
+
     # ---- what stages do -----------------------------------------------------------------
     def add_header(self, line: bytes) -> None:
         """Add ``name: value`` to the response (without CRLF)."""

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..picking.base import CANCELLED, CONNECT_FAILURE, OK, RESET, TIMEOUT, AttemptOutcome, Outcome
-from ..routing.table import RETRY_5XX, RETRY_429, RETRY_CONNECT, RETRY_RESET
+from ..routing.table import RETRY_5XX, RETRY_429, RETRY_CONNECT, RETRY_RESET, RETRY_TIMEOUT
 from ..server.errors import GatewayError
 from .upstream import UpstreamError
 
@@ -31,8 +31,23 @@ _OUTCOMES = {"connect": CONNECT_FAILURE, "timeout": TIMEOUT}
 
 
 class Attempt:
-    __slots__ = ("buffer", "call", "cancelled", "connect_task", "content_type", "endpoint", "first_token_timer",
-                 "mode", "passthrough", "picker", "sent_at", "span", "stale_retried", "status", "upstream")
+    __slots__ = (
+        "buffer",
+        "call",
+        "cancelled",
+        "connect_task",
+        "content_type",
+        "endpoint",
+        "mode",
+        "passthrough",
+        "picker",
+        "sent_at",
+        "span",
+        "stale_retried",
+        "status",
+        "try_timer",
+        "upstream",
+    )
 
     def __init__(self, call: ClientCall, endpoint: Endpoint, picker: EndpointPicker) -> None:
         self.call = call
@@ -40,7 +55,7 @@ class Attempt:
         self.picker = picker
         self.upstream: Upstream | None = None
         self.connect_task: asyncio.Task[None] | None = None
-        self.first_token_timer: asyncio.TimerHandle | None = None
+        self.try_timer: asyncio.TimerHandle | None = None
         self.span: Any = None
         self.mode = _BUFFER
         self.status = 0
@@ -94,9 +109,12 @@ class Attempt:
             traceparent = tracer.traceparent(self.span) or traceparent
         if call.channel.write_paused:
             upstream.pause_reading()
-        first_token = call.target.timeouts.first_token_seconds
-        if first_token is not None and call.ctx.stream:  # a whole response comes at the end: no first token
-            self.first_token_timer = asyncio.get_running_loop().call_later(first_token, self._on_first_token_timeout)
+        timeouts = call.target.timeouts
+        limit = timeouts.per_try_seconds  # until the whole response (a stream: its first token)
+        if call.ctx.stream and timeouts.first_token_seconds is not None:
+            limit = min(limit, timeouts.first_token_seconds) if limit is not None else timeouts.first_token_seconds
+        if limit is not None:
+            self.try_timer = asyncio.get_running_loop().call_later(limit, self._on_try_timeout, limit)
         self.sent_at = call.sent_at = time.perf_counter()
         upstream.send(call.ctx.path, call.body, request.request_id, traceparent, self)
 
@@ -119,10 +137,8 @@ class Attempt:
             self.mode = _DISCARD
         elif call.ctx.stream and status == 200 and content_type.startswith(SSE_TYPE):
             self.mode = _HOLD
-            return
         else:
             self.mode = _BUFFER
-        self._first_token()
 
     def on_body(self, data: bytes) -> None:
         mode = self.mode
@@ -130,16 +146,21 @@ class Attempt:
             self.call.relay(data)
         elif mode in (_BUFFER, _DISCARD):
             self.buffer.append(data)
-        elif mode == _HOLD:  # the first chunk: now the client gets the headers, and this attempt wins
-            self._first_token()
+        elif mode == _HOLD:  # the first chunk: the client gets the headers now, if this attempt wins
+            call = self.call
+            if not call.claim(self):
+                self.cancel()
+                return
+            self._stop_timer()
             self.mode = _RELAY
-            self.call.start_relay(self.content_type, self.passthrough)
-            self.call.relay(data)
+            call.target.route_state.record_ttft(time.perf_counter() - self.sent_at)
+            call.start_relay(self.content_type, self.passthrough)
+            call.relay(data)
 
     def on_complete(self) -> None:
         call = self.call
         call.upstream_done_at = time.perf_counter()
-        self._first_token()
+        self._stop_timer()
         upstream, self.upstream = self.upstream, None
         assert upstream is not None
         self._release(self.status)
@@ -156,14 +177,17 @@ class Attempt:
             call.gateway.metrics.upstream_errors.labels(call.pool.name, "5xx" if status >= 500 else "429").inc()
             answer = (status, b"".join(self.buffer), self.content_type, self.passthrough)
             self.buffer = []
-            call.retry_or_fail(GatewayError(502 if status >= 500 else 429,
-                                            f"upstream {self.endpoint.label} answered {status}", type_="api_error",
-                                            code="upstream_error"), kind, answer)
-        elif self.mode == _RELAY or self.mode == _HOLD:
-            if self.mode == _HOLD:
-                call.start_relay(self.content_type, self.passthrough)
+            call.attempt_failed(self, GatewayError(502 if status >= 500 else 429,
+                                                   f"upstream {self.endpoint.label} answered {status}",
+                                                   type_="api_error", code="upstream_error"), kind, answer)
+        elif self.mode == _RELAY:
             call.end_relay()
-        else:
+        elif call.claim(self):
+            if self.mode == _HOLD:  # a stream that ended without a chunk
+                call.start_relay(self.content_type, self.passthrough)
+                call.end_relay()
+                return
+            call.target.route_state.record_ttft(call.upstream_done_at - self.sent_at)
             body = b"".join(self.buffer)
             self.buffer = []
             call.send_whole(status, body, self.content_type, self.passthrough)
@@ -192,18 +216,18 @@ class Attempt:
     def _failed(self, outcome: AttemptOutcome, retry_kind: str, error: UpstreamError,
                 client_error: GatewayError) -> None:
         call = self.call
-        self._first_token()
+        self._stop_timer()
         self.picker.observe(self.endpoint, outcome)
         call.gateway.metrics.upstream_errors.labels(call.pool.name, error.kind).inc()
         if self.cancelled or call.finished:
             return
-        if call.headers_sent:
+        if call.winner is self:  # bytes reached the client: the stream ends with an error event
             call.broken_stream(f"upstream failed mid-response: {error}")
-        else:
-            call.retry_or_fail(client_error, retry_kind)
+        elif call.winner is None:
+            call.attempt_failed(self, client_error, retry_kind)
 
-    def _on_first_token_timeout(self) -> None:
-        self.first_token_timer = None
+    def _on_try_timeout(self, seconds: float) -> None:
+        self.try_timer = None
         if self.cancelled or self.call.finished or self.mode == _RELAY:
             return
         upstream, self.upstream = self.upstream, None
@@ -211,23 +235,23 @@ class Attempt:
             return
         self._release(504)
         upstream.abort()
-        seconds = self.call.target.timeouts.first_token_seconds
-        self._failed(TIMEOUT, RETRY_RESET, UpstreamError("timeout", f"no first byte within {seconds:g}s"),
-                     GatewayError(504, f"upstream {self.endpoint.label} sent no first byte within {seconds:g}s",
-                                  type_="api_error", code="first_token_timeout"))
+        what = "its first token" if self.call.ctx.stream else "its response"
+        self._failed(TIMEOUT, RETRY_TIMEOUT, UpstreamError("timeout", f"no {what} within {seconds:g}s"),
+                     GatewayError(504, f"upstream {self.endpoint.label} sent no {what} within {seconds:g}s",
+                                  type_="api_error", code="upstream_timeout"))
 
-    def _first_token(self) -> None:
-        timer = self.first_token_timer
+    def _stop_timer(self) -> None:
+        timer = self.try_timer
         if timer is not None:
             timer.cancel()
-            self.first_token_timer = None
+            self.try_timer = None
 
     def cancel(self) -> None:
         """The call no longer wants this attempt (client gone, deadline, another attempt won)."""
         if self.cancelled:
             return
         self.cancelled = True
-        self._first_token()
+        self._stop_timer()
         if self.connect_task is not None:
             self.connect_task.cancel()
             self.connect_task = None

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..pipeline.queue import pump
+from ..routing.table import RETRY_TIMEOUT
 from ..server.errors import GatewayError, error_body
 from .attempt import Attempt
 
@@ -35,14 +37,16 @@ log = logging.getLogger("tokenway.proxy")
 USAGE_MARK = b'"usage"'
 # A usage object (not the `"usage": null` OpenAI puts in every chunk), compact or spaced JSON.
 USAGE_OBJECT = (b'"usage":{', b'"usage": {')
+# A timeout is retried when the route retries resets or 5xx (it is both: no answer in time).
+_TIMEOUT_KINDS = frozenset(("reset", "5xx"))
 
 
 class ClientCall:
     __slots__ = (
-        "attempt", "attempts_left", "body", "channel", "chunks", "ctx", "deadline", "finished", "first_chunk_at",
-        "gateway", "headers_sent", "last_chunk_at", "last_error", "last_response", "metrics", "picker", "pool",
-        "pool_index",
-        "rename", "request", "sent_at", "strip_usage", "target", "tried", "upstream_done_at",
+        "attempts", "attempts_left", "body", "channel", "chunks", "ctx", "deadline", "finished", "first_chunk_at",
+        "gateway", "headers_sent", "hedge_timer", "hedged", "last_chunk_at", "last_error", "last_response",
+        "metrics", "order", "picker", "pool", "pool_index", "position", "rename", "request", "retrying", "sent_at",
+        "spilled", "strip_usage", "target", "tried", "upstream_done_at", "winner",
     )
 
     def __init__(self, ctx: RequestContext) -> None:
@@ -53,17 +57,24 @@ class ClientCall:
         self.request = ctx.request
         self.channel = ctx.channel
         self.target = target
+        self.order = target.orders[0]  # pool indexes (0 = target.pool, i = fallbacks[i-1]) in the order tried
+        self.position = 0
+        self.pool_index = 0
         self.pool: PoolRuntime = target.pool
         self.picker: EndpointPicker = target.pickers[0]
-        self.pool_index = 0
+        self.spilled = False
         self.metrics: RouteMetrics = ctx.gateway.metrics.route(target.model, target.pool.name, target.route)
         self.attempts_left = target.attempts
         self.tried: set[Endpoint] = set()
         self.last_error: GatewayError | None = None
         # The last upstream answer dropped for a retry: relayed as it is when no retry can do better.
         self.last_response: tuple[int, bytes, bytes, bytes] | None = None
-        self.attempt: Attempt | None = None
+        self.attempts: list[Attempt] = []  # in flight; more than one while a hedge races
+        self.winner: Attempt | None = None  # the attempt whose response the client gets
         self.deadline: asyncio.TimerHandle | None = None
+        self.hedge_timer: asyncio.TimerHandle | None = None
+        self.hedged = False
+        self.retrying = False
         self.headers_sent = False
         self.finished = False
         self.sent_at = 0.0
@@ -85,36 +96,81 @@ class ClientCall:
 
     # ---- driving the attempts -------------------------------------------------------
     def start(self) -> None:
+        target = self.target
         self.ctx.call = self
         self.channel.active = self
-        self.deadline = asyncio.get_running_loop().call_later(self.target.timeout, self._on_deadline)
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.call_later(target.timeout, self._on_deadline)
+        route = target.route_state
+        route.active += 1
+        route.count_request()
+        if target.spillover is not None:  # region levels: where this request starts
+            level = target.spillover.choose(loop.time())
+            if level:
+                self.order = target.orders[level]
+                self.spilled = True
+                self._enter_pool(self.order[0])
+        self.pool.state.active += 1
         self.next_attempt()
+        if target.hedging is not None and not self.finished:
+            self._arm_hedge(loop)
 
-    def next_attempt(self) -> None:
+    def _enter_pool(self, index: int) -> None:
+        """Move to another pool of the target (a fallback, or another region level)."""
         target = self.target
-        while True:
-            endpoint = self.picker.pick(self.ctx, self.tried)
-            if endpoint is not None:
-                break
-            self.pool_index += 1
-            if self.pool_index > len(target.fallbacks):
-                self._fail(self.last_error or GatewayError(
-                    503, f"no endpoint available in pool {target.pool.name!r}", type_="api_error",
-                    code="no_healthy_upstream"))
-                return
-            self.picker = target.pickers[self.pool_index]
-        self.tried.add(endpoint)
-        pool = target.pool if self.pool_index == 0 else target.fallbacks[self.pool_index - 1]
-        if pool is not self.pool:  # a fallback pool: its figures go under its own label
+        self.pool_index = index
+        pool = target.pool if index == 0 else target.fallbacks[index - 1]
+        self.picker = target.pickers[index]
+        if pool is not self.pool:  # its figures go under its own label, its slot count moves along
+            if self.attempts or self.winner is not None:
+                self.pool.state.active -= 1
+                pool.state.active += 1
             self.pool = pool
             self.metrics = self.gateway.metrics.route(target.model, pool.name, target.route)
-            self._use_model(target.upstream_models[self.pool_index])
-        self.attempt = Attempt(self, endpoint, self.picker)
-        self.attempt.start()
+            self._use_model(target.upstream_models[index])
+
+    def _use_model(self, upstream_model: str) -> None:
+        """Another pool may serve the model under another name: re-encode the body for it."""
+        ctx = self.ctx
+        if ctx.payload.get("model") != upstream_model:
+            ctx.payload["model"] = upstream_model
+            ctx.dirty = True
+            self.body = ctx.upstream_body()
+            self.rename = _rename(upstream_model, ctx.requested_model)
+
+    def _pick(self) -> Endpoint | None:
+        """The next endpoint to try: from the current pool, then the next pools in order."""
+        cap = self.pool.capacity.max_pending_requests
+        while True:
+            endpoint = self.picker.pick(self.ctx, self.tried)
+            if endpoint is not None and cap is not None and endpoint.in_flight >= cap:
+                self.tried.add(endpoint)  # circuit breaker: this replica has all it may take
+                self.gateway.metrics.circuit_open(self.pool.name)
+                continue
+            if endpoint is not None:
+                return endpoint
+            self.position += 1
+            if self.position >= len(self.order):
+                return None
+            self._enter_pool(self.order[self.position])
+            cap = self.pool.capacity.max_pending_requests
+
+    def next_attempt(self) -> None:
+        endpoint = self._pick()
+        if endpoint is None:
+            self._fail(self.last_error or GatewayError(
+                503, f"no endpoint available in pool {self.target.pool.name!r}", type_="api_error",
+                code="no_healthy_upstream"))
+            return
+        self.tried.add(endpoint)
+        attempt = Attempt(self, endpoint, self.picker)
+        self.attempts.append(attempt)
+        attempt.start()
 
     def retry_or_fail(self, error: GatewayError, kind: str,
                       response: tuple[int, bytes, bytes, bytes] | None = None) -> None:
-        """An attempt failed before any byte reached the client: try again if the route allows it.
+        """No attempt is left in flight and the last one failed before any byte reached the client:
+        try again if the route allows it (retryOn, attempts, the retry budget).
 
         ``response`` is the upstream's own answer (status, body, content type, headers) when it gave one.
         """
@@ -123,23 +179,83 @@ class ClientCall:
             self.last_response = response
         if self.finished:
             return
-        if self.attempts_left > 0 and kind in self.target.retry_on:
+        if self.retryable(kind):
             self.attempts_left -= 1
+            if not self.retrying:
+                self.retrying = True
+                self.target.route_state.retrying += 1
             self.next_attempt()
         else:
             self._fail(error)
 
-    def _use_model(self, upstream_model: str) -> None:
-        """A fallback pool may serve the model under another name: re-encode the body for it."""
-        ctx = self.ctx
-        if ctx.payload.get("model") != upstream_model:
-            ctx.payload["model"] = upstream_model
-            ctx.dirty = True
-            self.body = ctx.upstream_body()
-            self.rename = _rename(upstream_model, ctx.requested_model)
+    def attempt_failed(self, attempt: Attempt, error: GatewayError, kind: str,
+                       response: tuple[int, bytes, bytes, bytes] | None = None) -> None:
+        """An attempt ended without a response for the client; another may still be racing it."""
+        if attempt in self.attempts:
+            self.attempts.remove(attempt)
+        if self.attempts:  # a hedge is still in flight: let it finish the job
+            self.last_error = error
+            if response is not None:
+                self.last_response = response
+            return
+        self.retry_or_fail(error, kind, response)
+
+    def claim(self, attempt: Attempt) -> bool:
+        """``attempt`` is ready to answer the client: the first one to ask wins, the others are cancelled."""
+        if self.winner is not None:
+            return self.winner is attempt
+        self.winner = attempt
+        for other in self.attempts:
+            if other is not attempt:
+                other.cancel()
+                self.gateway.metrics.hedge_outcome(self.target.route, "lost" if other is self.attempts[0] else "won")
+        self.attempts = [attempt]
+        if self.hedge_timer is not None:
+            self.hedge_timer.cancel()
+            self.hedge_timer = None
+        return True
 
     def retryable(self, kind: str) -> bool:
-        return self.attempts_left > 0 and kind in self.target.retry_on
+        target = self.target
+        if self.attempts_left <= 0:
+            return False
+        if kind not in target.retry_on and not (kind == RETRY_TIMEOUT and target.retry_on & _TIMEOUT_KINDS):
+            return False
+        if not self.retrying and not target.route_state.retry_allowed(target.retry_budget_percent):
+            self.gateway.metrics.retry_budget_exhausted(target.route)
+            return False
+        return True
+
+    # ---- hedging --------------------------------------------------------------------------
+    def _arm_hedge(self, loop: asyncio.AbstractEventLoop) -> None:
+        hedging = self.target.hedging
+        assert hedging is not None
+        route = self.target.route_state
+        delay = hedging.delay_seconds
+        if delay is None and hedging.ttft_percentile is not None:
+            delay = route.ttft_percentile(hedging.ttft_percentile)
+        if delay is not None and route.hedge_allowed(hedging.budget_percent):
+            self.hedge_timer = loop.call_later(delay, self._hedge)
+
+    def _hedge(self) -> None:
+        """No first byte yet: race a second attempt on another endpoint (budgeted, so never an amplifier)."""
+        self.hedge_timer = None
+        route = self.target.route_state
+        hedging = self.target.hedging
+        if self.finished or self.winner is not None or self.hedged or len(self.attempts) != 1 or hedging is None:
+            return
+        if not route.hedge_allowed(hedging.budget_percent):
+            return
+        endpoint = self._pick()
+        if endpoint is None:
+            return
+        self.hedged = True
+        route.hedged += 1.0
+        self.gateway.metrics.hedge_outcome(self.target.route, "sent")
+        self.tried.add(endpoint)
+        attempt = Attempt(self, endpoint, self.picker)
+        self.attempts.append(attempt)
+        attempt.start()
 
     # ---- relaying the accepted attempt ---------------------------------------------------
     def start_relay(self, content_type: bytes, extra: bytes) -> None:
@@ -203,25 +319,28 @@ class ClientCall:
     # ---- FlowControlled: called from the client channel -------------------------------
     def client_gone(self) -> None:
         self.ctx.capture = None
-        if self.attempt is not None:
-            self.attempt.cancel()
+        self._cancel_attempts()
         self.finish(499)
 
     def pause_upstream(self) -> None:
-        if self.attempt is not None:
-            self.attempt.pause()
+        for attempt in self.attempts:
+            attempt.pause()
 
     def resume_upstream(self) -> None:
-        if self.attempt is not None:
-            self.attempt.resume()
+        for attempt in self.attempts:
+            attempt.resume()
+
+    def _cancel_attempts(self) -> None:
+        attempts, self.attempts = self.attempts, []
+        for attempt in attempts:
+            attempt.cancel()
 
     # ---- endings ----------------------------------------------------------------------
     def _on_deadline(self) -> None:
         self.deadline = None
         if self.finished:
             return
-        if self.attempt is not None:
-            self.attempt.cancel()
+        self._cancel_attempts()
         message = f"request timed out after {self.target.timeout:g}s"
         self.gateway.metrics.upstream_errors.labels(self.pool.name, "timeout").inc()
         if self.headers_sent:
@@ -246,7 +365,20 @@ class ClientCall:
         if self.deadline is not None:
             self.deadline.cancel()
             self.deadline = None
+        if self.hedge_timer is not None:
+            self.hedge_timer.cancel()
+            self.hedge_timer = None
+        route = self.target.route_state
+        route.active -= 1
+        if self.retrying:
+            route.retrying -= 1
+        if self.spilled or self.target.spillover is not None:
+            self.gateway.metrics.region_request(self.target.route, self.pool.region, self.spilled)
         self.ctx.finish(status)
+        state = self.pool.state
+        state.active -= 1
+        if state.queue:
+            pump(self.gateway, state)  # a slot is free: let a waiting request in
 
     # ---- helpers ----------------------------------------------------------------------
     def _take_usage(self, data: bytes) -> bytes:
@@ -267,13 +399,16 @@ class ClientCall:
 
     def _headers(self, passthrough: bytes) -> bytes:
         """Tokenway's response headers, the stages' headers and the upstream's back-off hints."""
-        attempt = self.attempt
+        attempt = self.winner
         endpoint = attempt.endpoint.label if attempt is not None else ""
         overhead_ms = (self.sent_at - self.request.started) * 1000.0
         extra = b"x-tokenway-pool: %s\r\nx-tokenway-endpoint: %s\r\nx-tokenway-overhead-ms: %.3f\r\n%s%s" % (
             self.pool.name.encode(), endpoint.encode(), overhead_ms, self.ctx.extra_headers, passthrough)
         if self.rename is not None:
             extra += b"x-tokenway-upstream-model: %s\r\n" % str(self.ctx.payload.get("model")).encode()
+        if self.target.spillover is not None:
+            extra += b"x-tokenway-region: %s\r\nx-tokenway-spillover: %s\r\n" % (
+                self.pool.region.encode(), b"true" if self.spilled else b"false")
         return extra
 
 

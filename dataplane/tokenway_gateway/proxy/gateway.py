@@ -24,7 +24,9 @@ from ..pipeline.chain import advance, advance_timed
 from ..pipeline.compile import ChainCompiler
 from ..pipeline.context import RequestContext
 from ..pipeline.policies import PolicyState
+from ..pipeline.queue import pump
 from ..routing.endpoints import Endpoint, EndpointSpec
+from ..routing.poolstate import PoolState, RouteState
 from ..routing.table import RoutingTable
 from ..server.channel import ClientChannel, Request
 from ..server.errors import GatewayError
@@ -55,6 +57,8 @@ class Gateway:
         self.h2 = H2Connector()
         self.connectors: dict[str, Connector] = {"http1": self.http1, "h2c": self.h2}
         self.pickers = PickerRegistry()
+        self.pool_states: dict[str, PoolState] = {}  # live, by pool name: slots, active calls, the queue
+        self.route_states: dict[str, RouteState] = {}  # live, by route name: retry and hedge budgets
         self.chains = ChainCompiler(self)
         self.table: RoutingTable | None = None
         self.draining = False
@@ -86,7 +90,9 @@ class Gateway:
 
     def _commit(self, config: GatewayConfig, table: RoutingTable) -> None:
         """Swap a built table in, on the event loop: endpoints and picker state carry over."""
-        table.bind(self._endpoint_for, self.pickers)
+        table.bind(self._endpoint_for, self.pickers, self._pool_state, self._route_state)
+        for pool in table.pools.values():
+            pool.state.configure(pool.endpoints, pool.capacity, pool.queue)
         self.pickers.retain(table.picker_keys())
         live = table.live_urls()
         for url in [url for url, endpoint in self.endpoints.items() if url not in live and endpoint.in_flight == 0]:
@@ -95,8 +101,25 @@ class Gateway:
         for connector in self.connectors.values():
             connector.retain(live)
         self.table = table
+        for name in [n for n, state in self.pool_states.items() if n not in table.pools and not state.queue]:
+            del self.pool_states[name]
         self.metrics.set_config_version(config.version)
         self._apply_telemetry(config)
+        for state in list(self.pool_states.values()):
+            if state.queue:
+                pump(self, state)  # endpoints may have appeared: let waiting requests in
+
+    def _pool_state(self, name: str) -> PoolState:
+        state = self.pool_states.get(name)
+        if state is None:
+            state = self.pool_states[name] = PoolState(name)
+        return state
+
+    def _route_state(self, name: str) -> RouteState:
+        state = self.route_states.get(name)
+        if state is None:
+            state = self.route_states[name] = RouteState()
+        return state
 
     def _apply_telemetry(self, config: GatewayConfig) -> None:
         """Tracing follows the config too: a snapshot that arrives later (from Kubernetes) can turn it on."""
@@ -213,7 +236,7 @@ def _log_access(ctx: RequestContext, status: int, now: float) -> None:
     """One line per proxied request: who served it, how fast, how many tokens; never the prompt or a key."""
     request, usage, call, target = ctx.request, ctx.usage or {}, ctx.call, ctx.target
     assert target is not None
-    attempt = call.attempt if call is not None else None
+    attempt = call.winner if call is not None else None
     access_log.info("request", extra={"fields": {
         "request_id": request.request_id.decode(), "path": ctx.path.decode(), "model": target.model,
         "route": target.route, "pool": call.pool.name if call is not None else target.pool.name,

@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
-from ..api.route import LoadBalancing, OutlierDetection, QueueLimits, Retries, Timeouts
+from ..api.pool import Capacity
+from ..api.route import Hedging, LoadBalancing, OutlierDetection, QueueLimits, Retries, Timeouts
 from ..api.snapshot import GatewayConfig, NamedRoutePolicy, PoolConfig
 from .endpoints import Endpoint, EndpointSpec
+from .poolstate import PoolState, RouteState
 from .rules import CompiledRule, RuleIndex, cumulative_weights
+from .spillover import Spillover
 
 if TYPE_CHECKING:
     from ..picking.base import AttemptOutcome, PickRequest
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 DEFAULT_ROUTE = "default"
 # Retry kinds as the config names them, by what went wrong.
 RETRY_CONNECT, RETRY_RESET, RETRY_5XX, RETRY_429 = "connect-failure", "reset", "5xx", "429"
+RETRY_TIMEOUT = "timeout"  # not a retryOn value: retried when retryOn has reset or 5xx
 
 
 class EndpointPicker(Protocol):
@@ -66,8 +70,11 @@ class PoolRuntime:
     load_balancing: LoadBalancing
     outlier: OutlierDetection | None
     queue: QueueLimits | None
+    capacity: Capacity
+    external: bool
     endpoints: list[Endpoint] = field(default_factory=list)  # bound at the swap
     picker: EndpointPicker | None = None  # bound at the swap
+    state: PoolState = field(default_factory=lambda: PoolState(""))  # the live one is bound at the swap
 
 
 @dataclass(slots=True, eq=False)
@@ -89,7 +96,15 @@ class Target:
     queue: QueueLimits | None
     # The engine's model name in pool, then in each fallback (pools may serve a model under different names).
     upstream_models: tuple[str, ...] = ()
+    hedging: Hedging | None = None
+    retry_budget_percent: float = 100.0
+    # Region priority level of pool, then of each fallback (regionPreference), and its overprovisioning factor.
+    levels: tuple[int, ...] = ()
+    overprovisioning: float = 1.4
     pickers: tuple[EndpointPicker, ...] = ()  # for pool, then each fallback; bound at the swap
+    route_state: RouteState = field(default_factory=RouteState)  # the live one is bound at the swap
+    spillover: Spillover | None = None  # bound at the swap, with levels
+    orders: tuple[tuple[int, ...], ...] = ((0,),)  # per starting level: pool indexes in the order tried
 
     @property
     def timeout(self) -> float:
@@ -124,6 +139,7 @@ class RoutingTable:
         self.entry: tuple[Stage, ...] = ()  # the entry chain of this snapshot (set by the gateway)
         self._settings: dict[int, _RouteSettings] = {}
         self._registry: PickerRegistry | None = None
+        self._route_state_for: Callable[[str], RouteState] = lambda _: RouteState()
 
     # ---- phase 1: build (pure) -------------------------------------------------------
     @classmethod
@@ -165,37 +181,71 @@ class RoutingTable:
         settings = self.defaults
         return Target(primary, canonical, upstream, DEFAULT_ROUTE, tuple(pools[1:]), settings.timeouts,
                       settings.retries.attempts, frozenset(settings.retries.retry_on), settings.chain, None, None,
-                      primary.outlier, primary.queue, tuple(pool.models[model][1] for pool in pools))
+                      primary.outlier, primary.queue, tuple(pool.models[model][1] for pool in pools),
+                      retry_budget_percent=settings.retries.budget_percent)
 
     def _rule_targets(self, rule: CompiledRule, model: str) -> tuple[tuple[Target, ...], tuple[int, ...]]:
         settings = self._settings[id(rule)]
         policy = rule.policy
         fallbacks = tuple(self.pools[name] for name in rule.rule.fallbacks)
+        if policy.region_preference is not None:
+            target = self._region_target(rule, settings, model)
+            return (target,), (1,)
         targets, weights = [], []
         for backend in rule.rule.backends:
             if backend.weight <= 0:
                 continue
             pool = self.pools[backend.pool]
             wanted = backend.model or model
-            canonical, upstream = pool.models.get(wanted, (wanted, wanted))
-            upstream_models = (upstream, *(p.models.get(wanted, (wanted, wanted))[1] for p in fallbacks))
-            target = Target(pool, canonical, upstream, rule.name, fallbacks, settings.timeouts,
-                            settings.retries.attempts, frozenset(settings.retries.retry_on), settings.chain, policy,
-                            policy.load_balancing, policy.outlier_detection or pool.outlier,
-                            policy.queue or pool.queue, upstream_models)
-            if self._registry is not None:  # built lazily after the swap
-                self._bind_target(target)
-            targets.append(target)
+            targets.append(self._target(rule, settings, pool, fallbacks, wanted))
             weights.append(backend.weight)
         return tuple(targets), cumulative_weights(weights)
 
+    def _target(self, rule: CompiledRule, settings: _RouteSettings, pool: PoolRuntime,
+                fallbacks: tuple[PoolRuntime, ...], wanted: str, levels: tuple[int, ...] = ()) -> Target:
+        policy = rule.policy
+        canonical, upstream = pool.models.get(wanted, (wanted, wanted))
+        upstream_models = (upstream, *(p.models.get(wanted, (wanted, wanted))[1] for p in fallbacks))
+        target = Target(pool, canonical, upstream, rule.name, fallbacks, settings.timeouts,
+                        settings.retries.attempts, frozenset(settings.retries.retry_on), settings.chain, policy,
+                        policy.load_balancing, policy.outlier_detection or pool.outlier,
+                        policy.queue or pool.queue, upstream_models, policy.hedging,
+                        settings.retries.budget_percent, levels,
+                        policy.region_preference.overprovisioning_factor if policy.region_preference else 1.4)
+        if self._registry is not None:  # built lazily after the swap
+            self._bind_target(target)
+        return target
+
+    def _region_target(self, rule: CompiledRule, settings: _RouteSettings, model: str) -> Target:
+        """Backends and fallbacks ordered in region priority levels: the gateway's region, the preferred
+        regions in order, other regions, then external pools. Backend weights do not apply here."""
+        preference = rule.policy.region_preference
+        assert preference is not None
+        wanted = {b.pool: b.model for b in rule.rule.backends if b.weight > 0}
+        names = list(dict.fromkeys([*wanted, *rule.rule.fallbacks]))
+        order = [self.config.region, *(r for r in preference.preferred if r != self.config.region)]
+
+        def level(pool: PoolRuntime) -> int:
+            if pool.external:
+                return len(order) + 1
+            return order.index(pool.region) if pool.region in order else len(order)
+
+        pools = sorted((self.pools[name] for name in names), key=level)  # stable: backend order within a level
+        ranks = sorted({level(pool) for pool in pools})
+        levels = tuple(ranks.index(level(pool)) for pool in pools)
+        return self._target(rule, settings, pools[0], tuple(pools[1:]), wanted.get(pools[0].name) or model, levels)
+
     # ---- phase 2: bind (on the loop, at the swap) ------------------------------------------
-    def bind(self, endpoint_for: Callable[[EndpointSpec], Endpoint], registry: PickerRegistry) -> None:
-        """Attach live endpoints and pickers. Touches live state only through ``endpoint_for``."""
+    def bind(self, endpoint_for: Callable[[EndpointSpec], Endpoint], registry: PickerRegistry,
+             pool_state_for: Callable[[str], PoolState], route_state_for: Callable[[str], RouteState]) -> None:
+        """Attach live endpoints, pickers and pool/route state. Touches live state only through the callables;
+        the caller then updates the pool states (their endpoints and slots) to this table."""
         self._registry = registry
+        self._route_state_for = route_state_for
         for pool in self.pools.values():
             pool.endpoints = [endpoint_for(spec) for spec in pool.specs]
             pool.picker = registry.picker(pool.name, pool.load_balancing, pool.outlier, pool.endpoints)
+            pool.state = pool_state_for(pool.name)
         for target in self.default_targets.values():
             self._bind_target(target)
         for rule in self.rules:
@@ -206,6 +256,20 @@ class RoutingTable:
     def _bind_target(self, target: Target) -> None:
         registry = self._registry
         assert registry is not None
+        target.route_state = self._route_state_for(target.route)
+        if target.levels:
+            pools = (target.pool, *target.fallbacks)
+            count = max(target.levels) + 1
+            levels = [[p.state for p, lv in zip(pools, target.levels, strict=True) if lv == index]
+                      for index in range(count)]
+            target.spillover = Spillover(levels, target.overprovisioning)
+            # Starting at level L: its pools, the levels below it, then the ones above.
+            target.orders = tuple(
+                tuple(i for i, lv in enumerate(target.levels) if lv >= start)
+                + tuple(i for i, lv in enumerate(target.levels) if lv < start)
+                for start in range(count))
+        else:
+            target.orders = (tuple(range(1 + len(target.fallbacks))),)
         pickers = []
         outlier = target.policy.outlier_detection if target.policy is not None else None
         for pool in (target.pool, *target.fallbacks):
@@ -251,4 +315,4 @@ def _build_pool(config: PoolConfig) -> PoolRuntime:
         for requested in (model.name, *model.aliases):
             models[requested] = (model.name, upstream)
     return PoolRuntime(config.name, config.protocol, config.region, specs, models, config.load_balancing,
-                       config.outlier_detection, config.queue)
+                       config.outlier_detection, config.queue, config.capacity, config.external)
