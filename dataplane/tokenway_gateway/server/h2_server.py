@@ -41,10 +41,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import struct
 import time
 from collections import deque
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from h2.config import H2Configuration
 from h2.connection import ConnectionState, H2Connection
@@ -61,6 +63,7 @@ from h2.events import (
 )
 from h2.exceptions import H2Error, ProtocolError
 from h2.settings import SettingCodes, Settings
+from hpack.table import HeaderTable
 from prometheus_client.core import CounterMetricFamily, Metric
 
 from .channel import FlowControlled, Request
@@ -75,9 +78,87 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _PREFACE_HEAD = PREFACE[:18]
 _CONNECTION_HEADERS = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding",
                                  b"upgrade"))
+# Header validation is ours (:meth:`H2ServerConnection._request`, the same rules in one pass); h2's own,
+# a chain of generators per header, cost more than the rest of a request's HTTP/2 handling.
 _CONFIG = H2Configuration(client_side=False, header_encoding=None, validate_outbound_headers=False,
-                          normalize_outbound_headers=False, validate_inbound_headers=True)
+                          normalize_outbound_headers=False, validate_inbound_headers=False,
+                          normalize_inbound_headers=False)
 _STATUS = {code: b"%d" % code for code in range(100, 600)}
+_BAD_PATH = re.compile(rb"[\x00-\x20\x7f]")  # would break the upstream request line
+_PSEUDO = frozenset((b":method", b":path", b":scheme", b":authority"))
+_FRAME_HEAD = struct.Struct(">HBBBL")  # 24-bit length as 16 + 8 bits, type, flags, stream id
+
+
+class Malformed(Exception):
+    """A request HEADERS block that RFC 9113 8.2/8.3 calls malformed: a stream error, not the connection's."""
+
+
+def _hpack_int(value: int, prefix_bits: int, flags: int) -> bytes:
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes((flags | value,))
+    out = bytearray((flags | limit,))
+    value -= limit
+    while value >= 128:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _hpack_str(value: bytes) -> bytes:
+    return _hpack_int(len(value), 7, 0) + value
+
+
+_STATIC_NAMES: dict[bytes, int] = {}
+_STATIC_PAIRS: dict[tuple[bytes, bytes], int] = {}
+for _index, (_name, _value) in enumerate(HeaderTable.STATIC_TABLE, start=1):
+    _STATIC_NAMES.setdefault(_name, _index)
+    _STATIC_PAIRS.setdefault((_name, _value), _index)
+_NAME_PREFIX = {name: _hpack_int(index, 4, 0) for name, index in _STATIC_NAMES.items()}
+
+
+class StatelessEncoder:
+    """HPACK for responses without the dynamic table: static-table matches, else literals never indexed.
+
+    hpack's Encoder searches and updates the dynamic table for every field; the gateway's
+    response headers are few and mostly unique per response (request id, overhead), so
+    indexing them buys little and costs much. The first block (and the first after the
+    client changes SETTINGS_HEADER_TABLE_SIZE) starts with a table size update to 0, so the
+    client's decoder holds no state for us (RFC 7541 4.2, 6.2.2, 6.3). Stands in for
+    ``H2Connection.encoder``, which h2 calls as ``encode(headers)``.
+    """
+
+    def __init__(self) -> None:
+        self._announce = True
+        self._cache: dict[tuple[bytes, bytes], bytes] = {}
+
+    @property
+    def header_table_size(self) -> int:
+        return 0
+
+    @header_table_size.setter
+    def header_table_size(self, value: int) -> None:
+        self._announce = True
+
+    def encode(self, headers: list[tuple[bytes, bytes]], huffman: bool = True) -> bytes:
+        parts = [b"\x20"] if self._announce else []
+        self._announce = False
+        cache = self._cache
+        for field in headers:
+            encoded = cache.get(field)
+            if encoded is None:
+                name, value = field
+                index = _STATIC_PAIRS.get(field)
+                if index is not None:
+                    encoded = _hpack_int(index, 7, 0x80)
+                else:
+                    prefix = _NAME_PREFIX.get(name)
+                    encoded = (prefix if prefix is not None else b"\x00" + _hpack_str(name)) + _hpack_str(value)
+                if len(cache) < 512 and len(value) < 64 and name != b"x-request-id":
+                    cache[field] = encoded  # status, content types, pool and endpoint names repeat
+            parts.append(encoded)
+        return b"".join(parts)
 
 
 class H2Limits:
@@ -102,7 +183,8 @@ class H2Limits:
 class H2Stats:
     """Process-wide HTTP/2 counters (exported by :class:`TransportCollector`)."""
 
-    __slots__ = ("client_resets", "connections", "protocol_errors", "rapid_reset_closes", "streams")
+    __slots__ = ("client_resets", "connections", "malformed_requests", "protocol_errors", "rapid_reset_closes",
+                 "streams")
 
     def __init__(self) -> None:
         self.connections = 0
@@ -110,6 +192,7 @@ class H2Stats:
         self.client_resets = 0  # RST_STREAM from clients on streams whose response was not complete
         self.rapid_reset_closes = 0  # connections closed by the rapid-reset bound
         self.protocol_errors = 0  # connections ended with GOAWAY for bad input
+        self.malformed_requests = 0  # streams reset for malformed request headers
 
 
 LIMITS = H2Limits()
@@ -134,13 +217,14 @@ class H2Stream:
     """One stream: the request being received, then the :class:`ClientChannel` of its response."""
 
     __slots__ = ("active", "body_held", "buffered", "closed", "conn", "deadline", "dispatched", "end_pending",
-                 "flow_paused", "handled", "head_sent", "local_done", "pending", "remote_done", "request",
-                 "stream_id", "unacked", "write_paused")
+                 "flow_paused", "h2_stream", "handled", "head_sent", "local_done", "pending", "remote_done",
+                 "request", "stream_id", "unacked", "write_paused")
 
     def __init__(self, conn: H2ServerConnection, stream_id: int, request: Request) -> None:
         self.conn = conn
         self.stream_id = stream_id
         self.request = request
+        self.h2_stream: Any = conn.h2.streams.get(stream_id)  # h2's state of it: windows for the fast path
         self.active: FlowControlled | None = None
         self.closed = False  # nothing more can be sent: reset, connection gone, or response complete
         self.write_paused = False
@@ -209,6 +293,7 @@ class H2ServerConnection(asyncio.Protocol):
         self.stats = stats
         self.transport: asyncio.Transport | None = None
         self.h2 = H2Connection(_CONFIG)
+        self.h2.encoder = StatelessEncoder()  # type: ignore[assignment]
         self.streams: dict[int, H2Stream] = {}
         self.closed = False
         self.deadline = 0.0
@@ -218,6 +303,7 @@ class H2ServerConnection(asyncio.Protocol):
         self._conn_unacked = 0
         self._receiving: dict[int, H2Stream] = {}  # streams whose request is incomplete, oldest first
         self._blocked: set[H2Stream] = set()  # streams waiting for send window
+        self._out: list[bytes] = []  # frames framed here, in order after what h2 had queued before them
         self._in_receive = False
         self._flush_handle: asyncio.Handle | None = None
         self._resets = 0
@@ -358,10 +444,17 @@ class H2ServerConnection(asyncio.Protocol):
 
     def _on_request(self, event: RequestReceived) -> None:
         stream_id = event.stream_id
-        request = self._request(event.headers or ())
+        self.stats.streams += 1
+        try:
+            request = self._request(event.headers or ())
+        except Malformed as exc:
+            log.debug("malformed HTTP/2 request: %s", exc)
+            self.stats.malformed_requests += 1
+            with contextlib.suppress(H2Error):
+                self.h2.reset_stream(stream_id, ErrorCodes.PROTOCOL_ERROR)
+            return
         stream = H2Stream(self, stream_id, request)
         self.streams[stream_id] = stream
-        self.stats.streams += 1
         if self.transport_paused:
             stream.write_paused = True
         # Until its END_STREAM (in this read already, for a request without a body) the stream is receiving.
@@ -371,24 +464,38 @@ class H2ServerConnection(asyncio.Protocol):
             self._too_large(stream)
 
     def _request(self, headers: object) -> Request:
+        """The stream's :class:`Request`, checked as RFC 9113 8.2-8.3 asks; raises Malformed."""
         request = Request(time.perf_counter())
-        authority = b""
-        has_host = False
+        authority = scheme = b""
+        has_host = pseudo_done = False
+        seen: set[bytes] = set()
+        names: list[bytes] = []
+        values: list[bytes] = []
         append = request.headers.append
         for name, value in headers:  # type: ignore[attr-defined]
-            if name[0] == 58:  # b":": pseudo-headers (h2 checked that they come first and are valid)
+            values.append(value)
+            if name[:1] == b":":
+                if pseudo_done or name not in _PSEUDO or name in seen:
+                    raise Malformed(f"bad pseudo-header {name!r}")
+                seen.add(name)
                 if name == b":method":
                     request.method = value
                 elif name == b":path":
                     request.path = value
                 elif name == b":authority":
                     authority = value
+                else:
+                    scheme = value
                 continue
+            pseudo_done = True
+            names.append(name)
             append((name, value))
             if name == b"content-type":
                 request.content_type = value
             elif name == b"content-length":
-                request.content_length = int(value) if value.isdigit() else -1
+                if not value.isdigit():
+                    raise Malformed("bad content-length")
+                request.content_length = int(value)
             elif name == b"authorization":
                 request.authorization = value
             elif name == b"x-request-id":
@@ -397,6 +504,16 @@ class H2ServerConnection(asyncio.Protocol):
                 request.traceparent = value
             elif name == b"host":
                 has_host = True
+            elif name in _CONNECTION_HEADERS or (name == b"te" and value != b"trailers"):
+                raise Malformed(f"connection-specific header {name!r}")
+        if not request.method or not scheme or not request.path or _BAD_PATH.search(request.path):
+            raise Malformed("missing or bad :method, :scheme or :path")
+        joined = b"".join(names)
+        if joined.lower() != joined or b":" in joined or b" " in joined or not all(names):
+            raise Malformed("bad header name")
+        joined = b"".join(values)
+        if b"\r" in joined or b"\n" in joined or b"\x00" in joined:
+            raise Malformed("CR, LF or NUL in a header")
         if authority and not has_host:
             append((b"host", authority))
         return request
@@ -569,6 +686,15 @@ class H2ServerConnection(asyncio.Protocol):
         self._dirty()
 
     def write(self, stream: H2Stream, data: bytes, end: bool) -> None:
+        if not end and not stream.pending:
+            size = len(data)
+            h2 = self.h2
+            own = stream.h2_stream
+            if own is not None and size <= own.outbound_flow_control_window and \
+                    size <= h2.outbound_flow_control_window and size <= h2.max_outbound_frame_size:
+                self._data_frame(stream, own, data)  # the streaming fast path: windows open, nothing queued
+                self._dirty()
+                return
         if data:
             stream.pending.append(data)
             stream.buffered += len(data)
@@ -576,29 +702,48 @@ class H2ServerConnection(asyncio.Protocol):
             stream.end_pending = True
         self._drain(stream)
 
+    def _data_frame(self, stream: H2Stream, own: Any, data: bytes) -> None:
+        """A DATA frame without END_STREAM, framed here: h2's send_data costs ten times more per chunk.
+
+        h2 keeps the windows (both are debited exactly as its send_data would) and the stream
+        state (which DATA without END_STREAM never changes); h2's queued frames go out first.
+        """
+        size = len(data)
+        h2 = self.h2
+        h2.outbound_flow_control_window -= size
+        own.outbound_flow_control_window -= size
+        queued = h2.data_to_send()
+        out = self._out
+        if queued:
+            out.append(queued)
+        out.append(_FRAME_HEAD.pack(size >> 8, size & 0xFF, 0, 0, stream.stream_id))
+        out.append(data)
+
     def _drain(self, stream: H2Stream) -> None:
         """Send what the windows allow; queue the rest; pause or resume the stream's upstream."""
         h2 = self.h2
         stream_id = stream.stream_id
         pending = stream.pending
+        own = stream.h2_stream
         try:
-            while pending:
-                window = h2.local_flow_control_window(stream_id)
+            while pending and own is not None:
+                window = min(h2.outbound_flow_control_window, own.outbound_flow_control_window,
+                             h2.max_outbound_frame_size)
                 if window <= 0:
                     break
                 chunk = pending[0]
-                limit = min(window, h2.max_outbound_frame_size)
-                if len(chunk) <= limit:
+                if len(chunk) <= window:
                     pending.popleft()
                     stream.buffered -= len(chunk)
-                    last = stream.end_pending and not pending
-                    h2.send_data(stream_id, chunk, end_stream=last)
-                    if last:
+                    if stream.end_pending and not pending:
+                        h2.send_data(stream_id, chunk, end_stream=True)
                         self._local_end(stream)
+                    else:
+                        self._data_frame(stream, own, chunk)
                 else:
-                    h2.send_data(stream_id, chunk[:limit])
-                    pending[0] = chunk[limit:]
-                    stream.buffered -= limit
+                    self._data_frame(stream, own, chunk[:window])
+                    pending[0] = chunk[window:]
+                    stream.buffered -= window
             if not pending and stream.end_pending and not stream.local_done:
                 h2.end_stream(stream_id)
                 self._local_end(stream)
@@ -646,6 +791,12 @@ class H2ServerConnection(asyncio.Protocol):
         if self.transport is None:
             return
         data = self.h2.data_to_send()
+        out = self._out
+        if out:
+            if data:
+                out.append(data)
+            data = b"".join(out)
+            out.clear()
         if data and not self.closed:
             self.transport.write(data)
 
@@ -817,6 +968,8 @@ class TransportCollector:
              s.rapid_reset_closes),
             ("tokenway_http2_protocol_errors", "HTTP/2 connections ended with GOAWAY for bad input.",
              s.protocol_errors),
+            ("tokenway_http2_malformed_requests", "HTTP/2 streams reset for malformed request headers.",
+             s.malformed_requests),
         ):
             yield CounterMetricFamily(name, doc, value=value)
         tls = self.tls
