@@ -23,10 +23,5 @@ def unsupported_fields(spec: BaseModel) -> list[str]:
     return []
 
 
-def _camel(snake: str) -> str:
-    head, *rest = snake.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def unsupported_message(fields: list[str]) -> str:
     return "not supported by the gateway yet (ignored): " + ", ".join(fields)
