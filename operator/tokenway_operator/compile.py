@@ -22,6 +22,7 @@ from tokenway_gateway.api import (
     PoolConfig,
     RoutePolicySpec,
 )
+from tokenway_gateway.api.pool import DEFAULT_REGION
 from tokenway_gateway.api.snapshot import AuthSettings, LimitsSettings, ServerSettings, TelemetrySettings
 
 from .meta import api_key_env
@@ -52,6 +53,10 @@ def pool_config(name: str, spec: InferencePoolSpec, ready: Sequence[EndpointConf
         region=spec.region,
         protocol=spec.protocol,
         capacity=spec.capacity,
+        load_balancing=spec.load_balancing,
+        outlier_detection=spec.outlier_detection,
+        queue=spec.queue,
+        external=spec.engine == "external",
         endpoints=endpoints,
     )
 
@@ -97,6 +102,7 @@ def compile_snapshot(
         if gateway.api_key_secret_ref is not None:
             auth = AuthSettings()  # keys come from the Secret the gateway watches; none here: never open
     config = GatewayConfig(
+        region=gateway.region if gateway is not None else DEFAULT_REGION,
         server=server, telemetry=telemetry, pools=pool_configs, routes=named_routes, caches=named_caches,
         auth=auth, limits=limits,
     )
