@@ -37,11 +37,13 @@ class Response:
 class RawH2:
     def __init__(self, port: int, *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1",
                  settings: dict[int, int] | None = None, window: int | None = None,
-                 preface: bool = True) -> None:
+                 preface: bool = True, strict: bool = True) -> None:
         raw = socket.create_connection((host, port), timeout=10)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock: socket.socket = tls.wrap_socket(raw, server_hostname="localhost") if tls else raw
-        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=True, header_encoding=None, validate_outbound_headers=strict,
+            normalize_outbound_headers=strict))  # strict=False: send malformed headers on purpose
         if settings:
             self.conn.local_settings = h2.settings.Settings(client=True, initial_values=settings)
         self.responses: dict[int, Response] = {}
@@ -64,12 +66,15 @@ class RawH2:
         self.sock.sendall(data)
 
     def request(self, path: str = "/v1/chat/completions", body: bytes | None = None, method: str = "POST",
-                headers: list[tuple[str, str]] | None = None, end: bool = True, flush: bool = True) -> int:
+                headers: list[tuple[str, str]] | None = None, end: bool = True, flush: bool = True,
+                raw_headers: list[tuple[str, str]] | None = None) -> int:
         stream_id = self.conn.get_next_available_stream_id()
         hdrs = [(":method", method), (":path", path), (":scheme", "https"), (":authority", "localhost")]
         if body is not None:
             hdrs.append(("content-type", "application/json"))
         hdrs += headers or []
+        if raw_headers is not None:
+            hdrs = raw_headers
         self.conn.send_headers(stream_id, [(k.encode(), v.encode()) for k, v in hdrs],
                                end_stream=end and body is None)
         if body is not None:

@@ -403,6 +403,51 @@ def test_invalid_preface_over_tls_h2(stack: Any) -> None:
     assert _goaway_code(received) == h2.errors.ErrorCodes.PROTOCOL_ERROR
 
 
+def test_malformed_request_headers_reset_only_their_stream(stack: Any) -> None:
+    client = RawH2(stack["gw"].port, strict=False)
+    base = [(":method", "POST"), (":scheme", "https"), (":authority", "localhost"), (":path", "/v1/chat/completions")]
+    cases = {
+        "uppercase name": [*base, ("X-Tier", "premium")],
+        "CR LF in a value": [*base, ("x-request-id", "a\r\nx-injected: 1")],
+        "connection header": [*base, ("connection", "keep-alive")],
+        "te other than trailers": [*base, ("te", "gzip")],
+        "no :path": base[:3],
+        "space in :path": [*base[:3], (":path", "/v1/chat/completions HTTP/1.1")],
+        "pseudo-header after a regular one": [("content-type", "application/json"), *base],
+        "duplicate :method": [*base, (":method", "GET")],
+        "unknown pseudo-header": [*base, (":protocol", "websocket")],
+    }
+    try:
+        streams = {name: client.request(raw_headers=headers, body=chat()) for name, headers in cases.items()}
+        client.wait(list(streams.values()))
+        for name, stream in streams.items():
+            assert client.responses[stream].reset == h2.errors.ErrorCodes.PROTOCOL_ERROR, name
+        ok = client.request(body=chat())
+        client.wait(ok)
+        assert client.responses[ok].status == 200 and not client.closed
+    finally:
+        client.close()
+
+
+def test_stateless_hpack_encoder_round_trips() -> None:
+    import hpack
+    from tokenway_gateway.server.h2_server import StatelessEncoder
+
+    encoder, decoder = StatelessEncoder(), hpack.Decoder()
+    blocks = [
+        [(b":status", b"200"), (b"content-type", b"application/json"), (b"x-request-id", b"abc"),
+         (b"x-tokenway-pool", b"p"), (b"content-length", b"123")],
+        [(b":status", b"404"), (b"retry-after", b"1"), (b"x-" + b"n" * 200, b"v" * 300)],
+        [(b":status", b"200"), (b"content-type", b"text/event-stream"), (b"x-request-id", b"def")],
+    ]
+    for block in blocks:
+        assert decoder.decode(encoder.encode(block), raw=True) == block
+    assert len(decoder.header_table.dynamic_entries) == 0  # nothing indexed: no state in the client
+    encoder.header_table_size = 100  # the client changed SETTINGS_HEADER_TABLE_SIZE: size update again
+    assert encoder.encode(blocks[0]).startswith(b"\x20")
+    assert decoder.decode(encoder.encode(blocks[0]), raw=True) == blocks[0]
+
+
 def test_oversized_headers_end_the_connection(stack: Any) -> None:
     client = RawH2(stack["gw"].port)
     try:
