@@ -97,7 +97,7 @@ def test_three_gateways_share_one_limit_through_redis(procs: ProcessFactory, sim
     assert len(statuses) == 60
     assert statuses.count(200) == 30 and statuses.count(429) == 30  # the limit, once, not three times
     # What remains is one shared count: every allowed response saw a different value, 29 down to 0.
-    assert sorted(r for _, s, r in results if s == 200) == list(range(30))
+    assert sorted(r or 0 for _, s, r in results if s == 200) == list(range(30))
     assert sum(metric(g.url, "tokenway_ratelimit_requests_total", result="allowed") for g in gateways) == 30
     assert all(metric(g.url, "tokenway_ratelimit_backend_up", backend="redis") == 1 for g in gateways)
 
@@ -115,7 +115,9 @@ def test_redis_killed_mid_test_then_restarted(procs: ProcessFactory, sim: Proc, 
     redis_server.kill()
     # Every request answers within the Redis timeout plus the proxying, whatever the policy.
     slowest = 0.0
-    local_statuses, deny_statuses, allow_statuses = [], [], []
+    local_statuses: list[int] = []
+    deny_statuses: list[int] = []
+    allow_statuses: list[int] = []
     for _ in range(15):
         for gw, statuses in ((local, local_statuses), (deny, deny_statuses), (allow, allow_statuses)):
             started = time.monotonic()
