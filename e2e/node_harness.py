@@ -342,6 +342,8 @@ class NodeHarness:
                 "--log-level",
                 "warning",
             ]
+            for flag in ("--kube-api-key-secret", "--kube-api-key-secret-key"):  # the key Secret it watches
+                cmd += [part for value in _flag_values(command, flag) for part in (flag, value)]
             env = python_env()
             env["KUBECONFIG"] = str(kubeconfig)
             env.pop("KUBERNETES_SERVICE_HOST", None)
