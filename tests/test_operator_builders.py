@@ -77,7 +77,8 @@ def test_vllm_deployment_carries_every_latency_knob() -> None:
     assert args[args.index("--max-model-len") + 1] == "8192"
     assert args[args.index("--tensor-parallel-size") + 1] == "2"
     assert args[-1] == "--enforce-eager"  # user args last: they win
-    assert ctr["resources"] == {"requests": {"nvidia.com/gpu": "2"}, "limits": {"nvidia.com/gpu": "2"}}
+    assert ctr["resources"] == {"requests": {"nvidia.com/gpu": "2", "cpu": "2", "memory": "8Gi"},
+                                "limits": {"nvidia.com/gpu": "2"}}
     assert ctr["ports"] == [{"name": "http", "containerPort": 8001, "protocol": "TCP"}]
 
 
@@ -104,11 +105,15 @@ def test_pool_pod_scheduling_probes_and_shm() -> None:
     assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == "8000"
 
 
-def test_pool_replicas_left_to_the_autoscaler_when_enabled() -> None:
+def test_pool_replicas_always_set() -> None:
     fixed = pool_deployment("p", "ns", UID, pool(replicas={"min": 3, "max": 5}), IMAGES)
     assert fixed["spec"]["replicas"] == 3
-    scaled = pool_deployment("p", "ns", UID, pool(autoscaling={"enabled": True}), IMAGES)
-    assert "replicas" not in scaled["spec"]
+    scaled = pool_deployment("p", "ns", UID, pool(autoscaling={"enabled": True}, replicas={"min": 2, "max": 5}),
+                             IMAGES)
+    assert scaled["spec"]["replicas"] == 2  # min, until the autoscaler has decided
+    decided = pool_deployment("p", "ns", UID, pool(autoscaling={"enabled": True}, replicas={"min": 2, "max": 5}),
+                              IMAGES, replicas=4)
+    assert decided["spec"]["replicas"] == 4
 
 
 def test_pool_children_owned_labelled_and_selected() -> None:
@@ -130,7 +135,7 @@ def test_pool_children_owned_labelled_and_selected() -> None:
 
 def test_gpu_less_pool_has_no_gpu_resources_or_toleration() -> None:
     dep = pool_deployment("cpu", "ns", UID, pool(gpus=0), IMAGES)
-    assert "resources" not in container(dep)
+    assert container(dep)["resources"] == {"requests": {"cpu": "2", "memory": "8Gi"}}
     assert "tolerations" not in dep["spec"]["template"]["spec"]
 
 

@@ -67,6 +67,21 @@ class SpeculativeDecoding(ApiModel):
     num_speculative_tokens: int = Field(default=5, ge=1, le=64, description="Tokens the draft proposes per step.")
 
 
+class AutoscalingQueries(ApiModel):
+    """PromQL returning one value for this pool; ``$namespace``, ``$pool`` and ``$window`` (e.g. ``60s``) are
+    replaced before the query runs."""
+
+    ttft_p95: str | None = Field(default=None, max_length=4096, description="Time-to-first-token p95 in seconds.")
+    queue_depth: str | None = Field(
+        default=None, max_length=4096, description="Waiting requests of the whole pool (divided by ready replicas)."
+    )
+    saturation: str | None = Field(default=None, max_length=4096, description="Busy share per replica, 0 to 1.")
+    demand: str | None = Field(
+        default=None, max_length=4096,
+        description="Requests waiting for this pool while it has no replica (wakes a pool scaled to zero).",
+    )
+
+
 class Autoscaling(ApiModel):
     """Scale on what users feel (TTFT) and on what predicts it (queue depth)."""
 
@@ -88,6 +103,63 @@ class Autoscaling(ApiModel):
     scale_to_zero: bool = Field(default=False, description="Allow zero replicas after an idle period.")
     scale_to_zero_idle_seconds: int = Field(
         default=600, ge=30, le=86400, description="Idle time before scaling to zero."
+    )
+    saturation_target: float | None = Field(
+        default=0.8, gt=0, le=1,
+        description="Target busy share per replica: the larger of KV-cache use and running sequences / "
+                    "capacity.maxConcurrentSequences. The load signal that lets a pool shrink.",
+    )
+    panic_window_seconds: int = Field(
+        default=6, ge=2, le=600,
+        description="Short window for sudden spikes (Knative's panic window); at least twice the scrape interval.",
+    )
+    panic_threshold: float = Field(
+        default=2.0, gt=1, le=100,
+        description="Panic when the short window asks for this many times the ready replicas, or a signal "
+                    "over its target is this many times its stable-window value; no scale-down while panicking.",
+    )
+    scale_up_max_percent: int = Field(
+        default=100, ge=1, le=10000, description="Scale-up rate limit: grow by at most this % per period."
+    )
+    scale_up_max_pods: int = Field(
+        default=4, ge=1, le=1000, description="Scale-up rate limit: or by this many pods per period (the larger)."
+    )
+    scale_up_period_seconds: int = Field(
+        default=15, ge=1, le=3600, description="Period of the scale-up rate limits."
+    )
+    cooldown_seconds: int = Field(
+        default=30, ge=0, le=86400,
+        description="No scale-down for this long after any change (new replicas need time to take load).",
+    )
+    metrics_max_age_seconds: int = Field(
+        default=60, ge=5, le=3600,
+        description="Engine samples older than this count as missing: the pool keeps its size and says why.",
+    )
+    queries: AutoscalingQueries | None = Field(
+        default=None, description="PromQL overrides for this pool (status.autoscaler.queries shows the defaults).",
+    )
+
+
+class EngineResources(ApiModel):
+    """CPU and memory of each engine pod (besides its GPUs): weights are read through host memory."""
+
+    cpu: str = Field(default="2", pattern=r"^[0-9]+(\.[0-9]+)?m?$", description="CPU request of the engine.")
+    memory: str = Field(
+        default="8Gi", pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)?$", description="Memory request of the engine."
+    )
+    cpu_limit: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?m?$", description="CPU limit.")
+    memory_limit: str | None = Field(default=None, pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)?$", description="Memory limit.")
+
+
+class Rollout(ApiModel):
+    """How a changed pod template rolls out. The defaults need no spare GPU: one old replica stops, then its
+    replacement starts (a one-replica pool is briefly down; raise maxSurge when a spare GPU exists)."""
+
+    max_surge: str = Field(
+        default="0", pattern=r"^[0-9]+%?$", description="Extra pods during a rollout (a count or a percentage)."
+    )
+    max_unavailable: str = Field(
+        default="1", pattern=r"^[0-9]+%?$", description="Pods that may be down during a rollout (count or %)."
     )
 
 
@@ -171,6 +243,10 @@ class InferencePoolSpec(PoolRouting):
     shm_size: str = Field(
         default="8Gi", pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)?$", description="Size of the in-memory /dev/shm volume."
     )
+    resources: EngineResources = Field(
+        default_factory=EngineResources, description="CPU and memory requests (and limits) of each engine pod."
+    )
+    rollout: Rollout = Field(default_factory=Rollout, description="Rolling update of the engine pods.")
     replicas: ReplicaRange = Field(default_factory=ReplicaRange, description="Replica count range.")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     endpoints: list[ExternalEndpoint] = Field(
@@ -186,6 +262,23 @@ class InferencePoolSpec(PoolRouting):
         return self
 
 
+class AutoscalerStatus(ApiModel):
+    """What the autoscaler measured and decided last, and what it remembers (kept here so that it survives
+    operator restarts)."""
+
+    decided_at: str | None = Field(default=None, description="When the autoscaler last decided.")
+    desired_replicas: int | None = Field(default=None, description="Replicas it last asked for.")
+    reason: str | None = Field(default=None, description="Why (the deciding signal, or why it held).")
+    panicking: bool = Field(default=False, description="Acting on the short window after a sudden spike.")
+    ttft_source: str | None = Field(
+        default=None, description="gateway or engine: whose TTFT histogram the p95 came from."
+    )
+    queries: dict[str, str] = Field(default_factory=dict, description="The PromQL behind each signal.")
+    history: dict[str, Any] = Field(
+        default_factory=dict, description="Recent recommendations and scale events (stabilization memory).",
+    )
+
+
 class InferencePoolStatus(ObjectStatus):
     replicas: int = Field(default=0, description="Engine pods that exist.")
     ready_replicas: int = Field(default=0, description="Engine pods that are ready.")
@@ -195,6 +288,10 @@ class InferencePoolStatus(ObjectStatus):
     observed_queue_depth: float | None = Field(default=None, description="Measured waiting requests per replica.")
     last_scale_time: str | None = Field(default=None, description="When the autoscaler last changed replicas.")
     last_scale_reason: str | None = Field(default=None, description="Why the autoscaler last changed replicas.")
+    observed_saturation: float | None = Field(
+        default=None, description="Measured busy share per replica (KV-cache use or running / capacity)."
+    )
+    autoscaler: AutoscalerStatus | None = Field(default=None, description="The autoscaler's last decision.")
 
 
 def pool_printer_columns() -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from tokenway_gateway.api import InferencePoolSpec
 
+from ..autoscaling.bounds import initial_replicas
 from ..meta import POOL_LABEL, Manifest, labels, object_meta, owner_reference
 from ..settings import Images
 
@@ -105,9 +106,7 @@ def engine_container(spec: InferencePoolSpec, images: Images) -> dict[str, Any]:
     container["ports"] = [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}]
     if spec.env:
         container["env"] = [{"name": k, "value": v} for k, v in sorted(spec.env.items())]
-    if spec.gpus:
-        gpus = {GPU_RESOURCE: str(spec.gpus)}
-        container["resources"] = {"requests": dict(gpus), "limits": dict(gpus)}
+    container["resources"] = engine_resources(spec)
     container["startupProbe"] = {
         "httpGet": http, "periodSeconds": STARTUP_PERIOD_SECONDS, "failureThreshold": STARTUP_FAILURES,
     }
@@ -115,6 +114,32 @@ def engine_container(spec: InferencePoolSpec, images: Images) -> dict[str, Any]:
     container["livenessProbe"] = {"httpGet": http, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6}
     container["volumeMounts"] = [{"name": "shm", "mountPath": "/dev/shm"}]
     return container
+
+
+def engine_resources(spec: InferencePoolSpec) -> dict[str, Any]:
+    """GPUs (requests = limits, as the device plugin wants), CPU and memory requests, optional limits."""
+    res = spec.resources
+    requests: dict[str, str] = {"cpu": res.cpu, "memory": res.memory}
+    limits: dict[str, str] = {}
+    if res.cpu_limit:
+        limits["cpu"] = res.cpu_limit
+    if res.memory_limit:
+        limits["memory"] = res.memory_limit
+    if spec.gpus:
+        requests[GPU_RESOURCE] = limits[GPU_RESOURCE] = str(spec.gpus)
+    return {"requests": requests, "limits": limits} if limits else {"requests": requests}
+
+
+def _int_or_percent(value: str) -> int | str:
+    return value if value.endswith("%") else int(value)
+
+
+def rollout_strategy(spec: InferencePoolSpec) -> dict[str, Any]:
+    """RollingUpdate that needs no spare GPU by default (maxSurge 0, maxUnavailable 1)."""
+    return {"type": "RollingUpdate", "rollingUpdate": {
+        "maxSurge": _int_or_percent(spec.rollout.max_surge),
+        "maxUnavailable": _int_or_percent(spec.rollout.max_unavailable),
+    }}
 
 
 def tolerations(spec: InferencePoolSpec) -> list[dict[str, Any]]:
@@ -131,7 +156,9 @@ def node_selector(spec: InferencePoolSpec) -> dict[str, str]:
     return selected
 
 
-def pool_deployment(name: str, namespace: str, uid: str, spec: InferencePoolSpec, images: Images) -> Manifest:
+def pool_deployment(name: str, namespace: str, uid: str, spec: InferencePoolSpec, images: Images,
+                    replicas: int | None = None) -> Manifest:
+    """``replicas``: the autoscaler's last decision; None: the pool's initial size (``initial_replicas``)."""
     owner = owner_reference("InferencePool", name, uid)
     pod_spec: dict[str, Any] = {
         "containers": [engine_container(spec, images)],
@@ -142,6 +169,9 @@ def pool_deployment(name: str, namespace: str, uid: str, spec: InferencePoolSpec
     if tolerations(spec):
         pod_spec["tolerations"] = tolerations(spec)
     deploy_spec: dict[str, Any] = {
+        # Always set: without it Kubernetes runs exactly one pod (a GPU held by a pool at min 0).
+        "replicas": initial_replicas(spec) if replicas is None else replicas,
+        "strategy": rollout_strategy(spec),
         "selector": {"matchLabels": selector(name)},
         "template": {
             "metadata": {
@@ -155,9 +185,6 @@ def pool_deployment(name: str, namespace: str, uid: str, spec: InferencePoolSpec
             "spec": pod_spec,
         },
     }
-    if not spec.autoscaling.enabled:
-        # With autoscaling on, the autoscaler owns replicas; never fight it over the field.
-        deploy_spec["replicas"] = spec.replicas.min
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -190,12 +217,13 @@ def pool_pdb(name: str, namespace: str, uid: str) -> Manifest:
     }
 
 
-def pool_children(name: str, namespace: str, uid: str, spec: InferencePoolSpec, images: Images) -> list[Manifest]:
+def pool_children(name: str, namespace: str, uid: str, spec: InferencePoolSpec, images: Images,
+                  replicas: int | None = None) -> list[Manifest]:
     """Everything an InferencePool owns; nothing for engine: external (its endpoints are URLs)."""
     if spec.engine == "external":
         return []
     return [
-        pool_deployment(name, namespace, uid, spec, images),
+        pool_deployment(name, namespace, uid, spec, images, replicas),
         pool_service(name, namespace, uid, spec),
         pool_pdb(name, namespace, uid),
     ]
