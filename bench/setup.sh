@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what bench/dataplane.py needs, only where it is missing (safe to rerun):
-#   wrk and haproxy from the distribution (apt-get), vllm-router from PyPI (pip),
+#   wrk, haproxy and h2load (nghttp2-client, for bench/tls_h2.py) from the distribution (apt-get),
+#   vllm-router from PyPI (pip),
 #   plus the Python packages the fake upstream and the stream client use.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ need_apt=()
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 { command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; } || need_apt+=(haproxy)
 command -v taskset >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v h2load >/dev/null 2>&1 || need_apt+=(nghttp2-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need_apt[*]} (apt-get)"
