@@ -199,7 +199,7 @@ async def main() -> int:
     lat, ecpu, batched = await embed_latency(emb, b_texts[:200])
     print(f"embed (single text, aembed via the worker thread): wall {pct(lat)}; CPU {pct(ecpu)}; "
           f"64 concurrent: {batched * 1e3:.2f} ms per text amortised (batches of up to 64)")
-    print(f"ANN threshold: brute force up to {ANN_THRESHOLD} entries per partition, HNSW (hnswlib) above\n")
+    print(f"ANN threshold: brute force up to {ANN_THRESHOLD} entries per partition, HNSW (usearch) above\n")
 
     print("lookup latency, embedding excluded (vector given), one partition:")
     worst_p99: dict[int, float] = {}
