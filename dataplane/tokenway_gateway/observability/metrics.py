@@ -161,7 +161,7 @@ class _RequestCollector(Collector):
             wait.add_metric([pool], histogram.cumulative(), histogram.sum)
         yield from (depth, wait)
         for counters in (owner.queue_rejections, owner.circuit_breaks, owner.hedges, owner.retry_budget,
-                         owner.regions):
+                         owner.regions, owner.no_endpoint):
             yield counters.family()
         costs = self.owner.stage_costs
         if costs is not None:
@@ -195,6 +195,9 @@ class GatewayMetrics:
         self.regions = CounterFamily("tokenway_region_requests", "Requests by the region that served them and "
                                      "whether they spilled over from a preferred level.", ("route", "region",
                                                                                            "spilled"))
+        self.no_endpoint = CounterFamily("tokenway_pool_no_endpoint_requests", "Requests that found their pool "
+                                         "without any endpoint and were held for it: the demand that wakes a pool "
+                                         "scaled to zero.", ("pool",))
         r = self.registry
         r.register(_RequestCollector(self))
         self.upstream_errors = Counter("tokenway_upstream_errors", "Upstream failures by kind.", ("pool", "kind"),
@@ -237,6 +240,9 @@ class GatewayMetrics:
         if histogram is None:
             histogram = self.queue_waits[pool] = FastHistogram(LATENCY_BUCKETS)
         histogram.observe(seconds)
+
+    def no_endpoint_request(self, pool: str) -> None:
+        self.no_endpoint.inc(pool)
 
     def queue_rejected(self, pool: str, reason: str) -> None:
         self.queue_rejections.inc(pool, reason)

@@ -104,6 +104,8 @@ class QueueStage:
         state = target.pool.state
         if state.active < state.slots and not state.queue:
             return CONTINUE  # room, and nobody waiting ahead
+        if not state.slots:
+            self.gateway.metrics.no_endpoint_request(state.name)  # demand for a pool scaled to zero
         limits = self.limits or state.queue_limits
         if limits is None:
             if state.slots:
