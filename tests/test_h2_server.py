@@ -493,6 +493,45 @@ def test_curl_http2_on_both_ports(stack: Any) -> None:
         assert json.loads(text)["usage"]["completion_tokens"] == 8
 
 
+def test_h2c_upgrade_with_a_body_in_later_reads(stack: Any) -> None:
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+    settings = client.initiate_upgrade_connection()
+    body = chat(max_tokens=5)
+    with socket.create_connection(("127.0.0.1", stack["gw"].port), timeout=5) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: Upgrade, HTTP2-Settings\r\n"
+                     b"upgrade: h2c\r\nhttp2-settings: " + settings + b"\r\ncontent-type: application/json\r\n"
+                     b"content-length: %d\r\n\r\n" % len(body))
+        time.sleep(0.2)
+        sock.sendall(body[:10])
+        time.sleep(0.2)
+        sock.sendall(body[10:])
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(65536)
+        head, rest = received.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        sock.sendall(client.data_to_send())
+        status, data, ended = 0, b"", False
+        events = client.receive_data(rest) if rest else []
+        deadline = time.monotonic() + 10
+        while not ended and time.monotonic() < deadline:
+            for event in events:
+                if isinstance(event, h2.events.ResponseReceived) and event.stream_id == 1:
+                    status = int(dict(event.headers or [])[b":status"])
+                elif isinstance(event, h2.events.DataReceived) and event.stream_id == 1:
+                    data += event.data or b""
+                elif isinstance(event, h2.events.StreamEnded) and event.stream_id == 1:
+                    ended = True
+            sock.sendall(client.data_to_send())
+            if not ended:
+                events = client.receive_data(sock.recv(65536))
+    assert status == 200 and json.loads(data)["usage"]["completion_tokens"] == 5
+
+
 def test_http11_still_served_on_both_ports(stack: Any) -> None:
     assert httpx.post(stack["gw"].url + "/v1/chat/completions", content=chat()).status_code == 200
     with httpx.Client(verify=tls_client_context(stack["ca"], ["http/1.1"])) as client:
