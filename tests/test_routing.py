@@ -98,6 +98,35 @@ def test_256_header_rules_resolve_the_last_one_by_index() -> None:
     assert not bucket.plain and len(bucket.by_header[b"x-tenant"]) == 256
 
 
+def test_rules_on_more_header_names_than_the_request_has_headers_resolve_alike() -> None:
+    # 41 indexed header names, requests with one or two headers: the index walks the request's headers.
+    backend = [{"pool": "b", "model": "model-b"}]
+    rules: list[dict[str, Any]] = [{"name": f"h{i}", "match": {"headers": {f"x-h{i}": "on"}}, "backends": backend}
+                                   for i in range(40)]
+    rules.append({"name": "both", "match": {"headers": {"x-h50": "on", "x-extra": "yes"}}, "backends": backend})
+    table = build(config(routes=[{"name": "many", "rules": rules}]))
+    routes = {
+        "x-h39=on": resolve(table, "model-a", {"x-h39": "on"}),
+        "x-h39=on,x-h7=on": resolve(table, "model-a", {"x-h39": "on", "x-h7": "on"}),
+        "x-h39=off": resolve(table, "model-a", {"x-h39": "off"}),
+        "x-h50=on": resolve(table, "model-a", {"x-h50": "on"}),
+        "x-h50=on,x-extra=yes": resolve(table, "model-a", {"x-extra": "yes", "x-h50": "on"}),
+    }
+    assert {k: t.route if t else None for k, t in routes.items()} == {
+        "x-h39=on": "h39", "x-h39=on,x-h7=on": "h7",  # rule order wins, not header order
+        "x-h39=off": "default", "x-h50=on": "default", "x-h50=on,x-extra=yes": "both",
+    }
+    # A repeated header: its first value counts, as Request.header returns it.
+    for values, route in (((b"on", b"off"), "h3"), ((b"off", b"on"), "default")):
+        request = Request(0.0)
+        request.headers = [(b"x-h3", value) for value in values]
+        ctx = RequestContext(Gateway(ConfigStore()), request, None, b"/v1/chat/completions", table, ())  # type: ignore[arg-type]
+        ctx.payload = {"model": "model-a", "messages": [{"role": "user", "content": "hello"}]}
+        ctx.requested_model = "model-a"
+        target = table.resolve(ctx)
+        assert target is not None and target.route == route
+
+
 def test_backend_weights_split_traffic() -> None:
     routes = [{"name": "split", "rules": [{"name": "ab", "match": {"models": ["model-a"]},
                                            "backends": [{"pool": "a", "weight": 3}, {"pool": "c", "weight": 1}]}]}]
