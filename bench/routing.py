@@ -56,9 +56,11 @@ from workload import Player, Result, WorkloadSpec, build, percentile  # noqa: E4
 
 ALL_TARGETS = ["round-robin", "least-request", "vllm-router-cache", "vllm-router-p2", "tokenway", "tokenway-3"]
 MODEL = "bench-model"
-# The fleet: a 2,000-4,000 token prompt takes 0.5-1 s to prefill uncached; 4 batch slots per replica;
-# 2,048 KV blocks (32k tokens) hold the contexts of about ten tenants, not all sixteen.
-FLEET_ARGS = ["--max-num-seqs", "4", "--kv-cache-blocks", "2048", "--block-size", "16",
+# The fleet: prefill is compute-bound and serialized (one prefill lane per replica, as chunked prefill
+# on one GPU), so uncached prompt tokens are what queues requests: a 2,000-4,000 token prompt takes
+# 0.5-1 s to prefill uncached; 16 batch slots; 2,048 KV blocks (32k tokens) per replica hold the
+# contexts of about a dozen tenants, not all sixteen with their conversations.
+FLEET_ARGS = ["--max-num-seqs", "16", "--prefill-lanes", "1", "--kv-cache-blocks", "2048", "--block-size", "16",
               "--prefill-overhead-ms", "20", "--prefill-ms-per-token", "0.25", "--itl-ms", "10",
               "--itl-growth-per-seq", "0.03"]
 
@@ -236,8 +238,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--targets", default=",".join(ALL_TARGETS))
     parser.add_argument("--seed", type=int, default=11, help="workload seed (tune on one, report on another)")
-    parser.add_argument("--rate", type=float, default=WorkloadSpec.conversation_rate,
-                        help="conversations per second (default %(default)s, ~15 requests/s)")
+    parser.add_argument("--rate", type=float, default=6.0,
+                        help="conversations per second (default %(default)s: ~22 requests/s, round robin's "
+                             "prefill lanes ~80%% busy)")
     parser.add_argument("--duration", type=float, default=90.0, help="seconds of conversation arrivals")
     parser.add_argument("--warmup", type=float, default=15.0, help="requests started earlier are not measured")
     parser.add_argument("--tenants", type=int, default=WorkloadSpec.tenants)

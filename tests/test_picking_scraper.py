@@ -147,3 +147,23 @@ async def test_active_health_checks_take_endpoints_out_and_back() -> None:
     finally:
         await registry.stop()
         await runner.cleanup()
+
+
+async def test_simulator_prefill_lanes_serialize_prefills(
+        sims: Callable[..., asyncio.Future[SimulatorHandle]]) -> None:
+    """The routing benchmark's fleet: one prefill lane, so prefills queue and show as waiting."""
+    sim = await sims(prefill_lanes=1, prefill_overhead_ms=300.0, max_num_seqs=8)
+    body = {"model": "m", "prompt": "hello there", "max_tokens": 1}
+
+    async def ttft(http: aiohttp.ClientSession) -> float:
+        started = time.perf_counter()
+        async with http.post(sim.url + "/v1/completions", json=body) as response:
+            await response.read()
+        return time.perf_counter() - started
+
+    async with aiohttp.ClientSession() as http:
+        tasks = [asyncio.create_task(ttft(http)) for _ in range(3)]
+        await asyncio.sleep(0.15)
+        assert sim.engine.num_waiting() == 2 and sim.engine.num_running == 3
+        times = sorted(await asyncio.gather(*tasks))
+    assert times[0] < 0.5 and 0.55 < times[1] < 0.85 and 0.85 < times[2] < 1.3, times

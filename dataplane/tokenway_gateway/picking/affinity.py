@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 INDEX_CAPACITY = 1 << 16  # learned block entries per pool (a few MiB at most)
 HOME_PRIORS = (1.0, 0.5)  # placement prior of the ring's first and second choice
+LEARNED_OVERRIDE = True  # a replica's own record of a conversation beats placement
 
 
 CHARS_PER_TOKEN = 4
@@ -239,7 +240,7 @@ class PrefixScorer:
             owner, depth = self.index.deepest(hashes, shortest)
             homes, priors = self.place(hashes, shortest, now)
             first_turn = hashes.first_turn_blocks if isinstance(hashes, PrefixHashes) else 0
-            if owner is not None and depth >= max(first_turn, shortest):
+            if LEARNED_OVERRIDE and owner is not None and depth >= max(first_turn, shortest):
                 # This replica sent the conversation somewhere before: its history is there. That beats
                 # placement (which may have moved since, e.g. a group grew) and keeps the conversation put.
                 share = (hashes.system_blocks if isinstance(hashes, PrefixHashes) else 0) / len(hashes)

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from ..routing.endpoints import Endpoint
 
 SESSION_CHOICES = 2  # ring choices a session may use before it is scored like any request
+# In-flight differences smaller than this count in proportion, not as the whole range: each gateway
+# replica counts only its own requests, and a difference of one should not outvote affinity.
+IN_FLIGHT_FLOOR = 4.0
 
 
 class LlmAwarePicker(EndpointPicker):
@@ -166,7 +169,7 @@ class LlmAwarePicker(EndpointPicker):
                 totals[i] += weight * (1.0 - (kv if kv < 1.0 else 1.0))
         weight = self.w_in_flight
         if weight:
-            _min_max([e.in_flight / e.weight for e in kept], totals, weight)
+            _min_max([e.in_flight / e.weight for e in kept], totals, weight, IN_FLIGHT_FLOOR)
         weight = self.w_ttft
         if weight:
             values = [e.ttft_ewma for e in kept]

@@ -34,7 +34,9 @@ Latency model (every ms figure is multiplied by --time-scale; 0 never sleeps):
   tokens all come out in one step (the ITL histogram then gets no samples).
 
 Continuous batching: at most --max-num-seqs sequences run, the rest wait FIFO; a sequence
-is admitted when its prompt plus its whole output fits in the free KV blocks.
+is admitted when its prompt plus its whole output fits in the free KV blocks. With
+--prefill-lanes N, at most N prefills are computed at once (prefill is compute-bound): a
+running sequence's prefill waits for a lane, FIFO, and counts in vllm:num_requests_waiting.
 Prefix cache: LRU of --kv-cache-blocks blocks of --block-size tokens keyed by chained block
 hashes (as vLLM); cached tokens skip prefill. vllm:kv_cache_usage_perc = blocks held by
 running sequences / --kv-cache-blocks.
@@ -86,6 +88,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cap = parser.add_argument_group("batching and KV cache")
     cap.add_argument("--max-num-seqs", type=int, default=d.max_num_seqs,
                      help="running sequences at most (default %(default)s)")
+    cap.add_argument("--prefill-lanes", type=int, default=d.prefill_lanes,
+                     help="prefills computed at once; others wait for a lane, FIFO, and count as waiting "
+                          "(0 = no limit, the default)")
     cap.add_argument("--block-size", type=int, default=d.block_size, help="tokens per KV block (default %(default)s)")
     cap.add_argument("--kv-cache-blocks", type=int, default=d.kv_cache_blocks,
                      help="KV blocks of the replica (default %(default)s)")

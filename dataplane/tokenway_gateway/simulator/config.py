@@ -48,6 +48,9 @@ class SimulatorConfig(FaultSettings):
 
     # Continuous batching and KV cache.
     max_num_seqs: int = 256
+    # Prefills that run at once (0: no limit). A GPU's prefill is compute-bound: with N lanes, a
+    # sequence's prefill waits for a free lane (FIFO) while holding its slot, as under chunked prefill.
+    prefill_lanes: int = 0
     block_size: int = 16
     kv_cache_blocks: int = 8192
     enable_prefix_caching: bool = True
@@ -73,6 +76,8 @@ class SimulatorConfig(FaultSettings):
                 problems.append(f"{name} must be >= 1")
         if self.output_tokens_max < self.output_tokens_min:
             problems.append("output_tokens_max must be >= output_tokens_min")
+        if self.prefill_lanes < 0:
+            problems.append("prefill_lanes must be >= 0")
         if self.max_tokens_default < 0 or self.disconnect_after_tokens < 0:
             problems.append("max_tokens_default and disconnect_after_tokens must be >= 0")
         for name in ("error_rate", "disconnect_rate"):

@@ -23,6 +23,7 @@ event-loop timer for its next token, so the loop's timer heap is the scheduler.
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections import deque
 from enum import Enum
 
@@ -135,7 +136,17 @@ class Engine:
         self._itl_s = config.itl_ms * scale
         self._growth = config.itl_growth_per_seq
         self._instant = config.time_scale == 0
-        metrics.bind(lambda: self.num_running, lambda: len(self.waiting), self.kv_cache_usage)
+        self._lanes = [0.0] * config.prefill_lanes  # when each prefill lane is free (loop time)
+        self._lane_starts: list[float] = []  # heap: when prefills waiting for a lane will start
+        metrics.bind(lambda: self.num_running, self.num_waiting, self.kv_cache_usage)
+
+    def num_waiting(self) -> int:
+        """Sequences waiting for a slot, plus (with prefill lanes) running ones waiting for a lane."""
+        starts = self._lane_starts
+        now = self.loop.time()
+        while starts and starts[0] <= now:
+            heapq.heappop(starts)
+        return len(self.waiting) + len(starts)
 
     # -- the latency model -------------------------------------------------------------
     def prefill_seconds(self, uncached_tokens: int) -> float:
@@ -209,6 +220,14 @@ class Engine:
                 metrics.prefix_hits.inc(seq.cached_tokens)
         seq.prompt = None
         delay = self.prefill_seconds(seq.num_prompt - seq.cached_tokens) + seq.stall_s
+        lanes = self._lanes
+        if lanes:
+            lane = min(range(len(lanes)), key=lanes.__getitem__)
+            begin = max(now, lanes[lane])
+            lanes[lane] = begin + delay
+            if begin > now:
+                heapq.heappush(self._lane_starts, begin)
+                delay += begin - now
         if delay > 0:
             seq.timer = self.loop.call_later(delay, self._tick, seq)
         else:
