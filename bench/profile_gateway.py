@@ -3,13 +3,14 @@
 
 Starts one fake upstream and one gateway (pinned like bench/dataplane.py: the gateway on
 the proxy core, wrk and the upstream on the load core) with a config of the scaling
-run's shape (``--endpoints`` in one pool, ``--rules`` header rules, the request matching
-the last; ``--noop-stages`` and ``--stage-timing`` as the tokenway-chain target), warms
-it up, then runs ``wrk -t1 -c32`` while ``py-spy record --nonblocking`` samples the
-gateway. Each function's share of the samples times the gateway's CPU-us per request
-(utime+stime / requests over the same window) gives its us per request, self and
-inclusive. Kernel time lands on the Python frame that made the system call;
-``<event loop>`` is time in uvloop's own C code (polling, callbacks into C transports).
+run's shape (``--endpoints`` in one pool, ``--rules`` header rules on ``--rule-names``
+header names, the request matching the last; ``--noop-stages`` and ``--stage-timing``
+as the tokenway-chain target), warms it up, then runs ``wrk -t1 -c32`` while
+``py-spy record --nonblocking`` samples the gateway. Each function's share of the
+samples times the gateway's CPU-us per request (utime+stime / requests over the same
+window) gives its us per request, self and inclusive. Kernel time lands on the Python
+frame that made the system call; ``<event loop>`` is time in uvloop's own C code
+(polling, callbacks into C transports).
 
 py-spy is not a dependency of the project: ``pip install py-spy`` (a standalone binary)
 or point ``--py-spy`` at one.
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--endpoints", type=int, default=1)
     p.add_argument("--rules", type=int, default=1)
+    p.add_argument("--rule-names", type=int, default=1, help="distinct header names the rules match on")
     p.add_argument("--noop-stages", type=int, default=0, help="TOKENWAY_BENCH_NOOP_STAGES")
     p.add_argument("--stage-timing", action="store_true", help="TOKENWAY_STAGE_TIMING=1")
     p.add_argument("--seconds", type=int, default=10, help="sampled wrk run")
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage_timing:
         extra_env["TOKENWAY_STAGE_TIMING"] = "1"
     os.environ.update(extra_env)  # dp.tokenway_env copies os.environ
-    setting = scaling.Setting(args.endpoints, args.rules)
+    setting = scaling.Setting(args.endpoints, args.rules, args.rule_names)
     raw = workdir / "pyspy.txt"
     procs: list[dp.Proc] = []
     with dp.cleanup(procs):

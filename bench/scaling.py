@@ -4,7 +4,7 @@
 One fake upstream (``bench/fake_upstream.py``, bound to 0.0.0.0 so that every
 127.0.0.0/8 address reaches it) and one Tokenway gateway per setting, each pinned to
 the proxy core, all measured the same way (``wrk -t1 -c32`` POSTs of a small
-non-streaming chat completion carrying ``x-tier: t<R-1>``):
+non-streaming chat completion carrying the last rule's header, ``x-tier: t<R-1>``):
 
   endpoints  1, 10, 100 and 1,000 endpoints in one pool (1 rule). Endpoint i is
              ``http://127.0.x.y:PORT``: distinct URLs, so distinct endpoints to the
@@ -12,7 +12,9 @@ non-streaming chat completion carrying ``x-tier: t<R-1>``):
              URL), all served by the one fake upstream. The default picker
              (least-request) spreads the load over them.
   rules      1, 64 and 256 header rules in one RoutePolicy (1 endpoint): rule i
-             matches ``x-tier: t<i>``; the request matches the last one.
+             matches ``x-tier: t<i>``; the request matches the last one;
+  names      256 header rules on 256 header names (``--scaling-named-rules``): rule i
+             matches ``x-rule-<i>: t<i>``; the request carries the last rule's header.
 
 Settings take turns within each of ``--rounds`` rounds (medians are reported), so load
 drifting over the run hits them alike. Reported: req/s, its ratio to the 1-endpoint,
@@ -59,6 +61,7 @@ PROBES = 64
 class Setting:
     endpoints: int
     rules: int
+    names: int = 1  # distinct header names the rules match on
     port: int = 0
     proc: dp.Proc | None = None
     error: str | None = None
@@ -67,23 +70,30 @@ class Setting:
 
     @property
     def key(self) -> str:
-        return f"{self.endpoints}e-{self.rules}r"
+        return f"{self.endpoints}e-{self.rules}r" + (f"-{self.names}n" if self.names > 1 else "")
 
     @property
     def label(self) -> str:
         plural = "s" if self.endpoints > 1 else "", "s" if self.rules > 1 else ""
-        return f"{self.endpoints:,} endpoint{plural[0]}, {self.rules} rule{plural[1]}"
+        names = f" on {self.names} headers" if self.names > 1 else ""
+        return f"{self.endpoints:,} endpoint{plural[0]}, {self.rules} rule{plural[1]}{names}"
+
+    def rule_header(self, i: int) -> tuple[str, str]:
+        return (f"x-rule-{i % self.names}" if self.names > 1 else RULE_HEADER), f"t{i}"
 
     @property
     def header(self) -> str:
-        return f"{RULE_HEADER}: t{self.rules - 1}"
+        """The request's header: it matches the last rule."""
+        return "{}: {}".format(*self.rule_header(self.rules - 1))
 
 
-def settings_for(endpoint_counts: list[int], rule_counts: list[int]) -> list[Setting]:
-    """The 1-endpoint, 1-rule baseline first, then each endpoint count (1 rule), then each rule count (1 endpoint)."""
+def settings_for(endpoint_counts: list[int], rule_counts: list[int], named: list[int]) -> list[Setting]:
+    """The 1-endpoint, 1-rule baseline first, then each endpoint count (1 rule), then each rule count (1 endpoint),
+    then the rule counts of `named` with each rule on a header name of its own."""
     out = [Setting(1, 1)]
     out += [Setting(n, 1) for n in endpoint_counts if n != 1]
     out += [Setting(1, r) for r in rule_counts if r != 1]
+    out += [Setting(1, r, r) for r in named if r > 1]
     return out
 
 
@@ -107,9 +117,10 @@ def gateway_config(setting: Setting, upstream: int, model: str) -> str:
         "    rules:",
     ]
     for i in range(setting.rules):
+        name, value = setting.rule_header(i)
         lines += [
             f"      - name: r{i}",
-            f"        match: {{headers: {{{RULE_HEADER}: t{i}}}}}",
+            f"        match: {{headers: {{{name}: {value}}}}}",
             "        backends: [{pool: fake}]",
         ]
     return "\n".join(lines) + "\n"
@@ -163,7 +174,7 @@ def probe(setting: Setting, model: str) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, logdir: Path, workdir: Path, procs: list[dp.Proc]) -> dict[str, Any]:
     """Start an upstream and one gateway per setting, measure them in interleaved rounds, stop them."""
-    settings = settings_for(args.scaling_endpoints, args.scaling_rules)
+    settings = settings_for(args.scaling_endpoints, args.scaling_rules, args.scaling_named_rules)
     up, up_port = dp.start_upstream(args, logdir, host="0.0.0.0", name="scaling-upstream")
     procs.append(up)
     started: list[dp.Proc] = [up]
@@ -221,6 +232,7 @@ def summarise(settings: list[Setting], args: argparse.Namespace) -> dict[str, An
     base_rps = base_cpu = None
     for s in settings:
         row: dict[str, Any] = {"key": s.key, "label": s.label, "endpoints": s.endpoints, "rules": s.rules,
+                               "names": s.names,
                                "error": s.error, "probe": s.probe, "rounds": s.rounds}
         if s.rounds:
             rps = [r["rps"] for r in s.rounds]
@@ -277,13 +289,15 @@ def checks(result: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     picks = []
     by_endpoints = [r for r in rows if r["rules"] == 1 and r["endpoints"] > 1]
-    by_rules = [r for r in rows if r["endpoints"] == 1 and r["rules"] > 1]
-    if by_endpoints:
-        picks.append(max(by_endpoints, key=lambda r: r["endpoints"]))
-    if by_rules:
-        picks.append(max(by_rules, key=lambda r: r["rules"]))
+    by_rules = [r for r in rows if r["endpoints"] == 1 and r["rules"] > 1 and r["names"] == 1]
+    by_names = [r for r in rows if r["endpoints"] == 1 and r["rules"] > 1 and r["names"] > 1]
+    for group, size in ((by_endpoints, "endpoints"), (by_rules, "rules"), (by_names, "rules")):
+        if group:
+            picks.append(max(group, key=lambda r: r[size]))
     for row in picks:
         what = f"{row['endpoints']:,} endpoints" if row["rules"] == 1 else f"{row['rules']} header rules"
+        if row["names"] > 1:
+            what += f" on {row['names']} header names"
         name = f"req/s at {what} >= {MIN_SCALING_RATIO}x the 1-endpoint, 1-rule figure"
         if row.get("ratio") is None or row.get("cpu_ratio") is None:
             out.append({"check": name, "pass": None,
@@ -304,6 +318,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="endpoint counts, comma separated (default 1,10,100,1000)")
     p.add_argument("--scaling-rules", type=_counts, default=[1, 64, 256],
                    help="header rule counts, comma separated (default 1,64,256; at most 256, one RoutePolicy)")
+    p.add_argument("--scaling-named-rules", type=_counts, default=[256],
+                   help="rule counts also run with every rule on a header name of its own (default 256; '' for none)")
 
 
 def _counts(text: str) -> list[int]:
