@@ -561,3 +561,46 @@ def test_drain_sends_goaway_and_finishes_open_streams(procs: ProcessFactory, tmp
         assert gw.proc.wait(10) == 0
     finally:
         client.close()
+
+
+class _StubTransport:
+    """Just enough of a transport for the protocol classes, in process."""
+
+    def __init__(self) -> None:
+        self.protocol: Any = None
+        self.written = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("split", range(1, 33))
+def test_prior_knowledge_preface_at_every_split_point(split: int) -> None:
+    """However the preface and the first SETTINGS frame are cut into reads, HTTP/2 takes over cleanly."""
+    from tokenway_gateway.server.h2_server import H2ServerConnection
+    from tokenway_gateway.server.http import HttpConnection, ServerState
+
+    state = ServerState(lambda request, channel: None)
+    transport = _StubTransport()
+    conn = HttpConnection(state)
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    settings = _frame(0x4, 0, 0, (0x3).to_bytes(2, "big") + (77).to_bytes(4, "big"))  # MAX_CONCURRENT_STREAMS 77
+    data = PREFACE + settings
+    for start in range(0, len(data), split):
+        target = transport.protocol or conn
+        target.data_received(data[start:start + split])
+    h2conn = transport.protocol
+    assert isinstance(h2conn, H2ServerConnection), f"not taken over at split {split}"
+    assert not transport.closed and not h2conn.closed
+    assert h2conn.h2.remote_settings.max_concurrent_streams == 77
+    assert conn not in state.connections and h2conn in state.connections
