@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--endpoints", type=int, default=1)
     p.add_argument("--rules", type=int, default=1)
     p.add_argument("--rule-names", type=int, default=1, help="distinct header names the rules match on")
+    p.add_argument("--algorithm", help="the pool's loadBalancing.algorithm (default: the gateway's, least-request)")
     p.add_argument("--noop-stages", type=int, default=0, help="TOKENWAY_BENCH_NOOP_STAGES")
     p.add_argument("--stage-timing", action="store_true", help="TOKENWAY_STAGE_TIMING=1")
     p.add_argument("--seconds", type=int, default=10, help="sampled wrk run")
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage_timing:
         extra_env["TOKENWAY_STAGE_TIMING"] = "1"
     os.environ.update(extra_env)  # dp.tokenway_env copies os.environ
-    setting = scaling.Setting(args.endpoints, args.rules, args.rule_names)
+    setting = scaling.Setting(args.endpoints, args.rules, args.rule_names, args.algorithm)
     raw = workdir / "pyspy.txt"
     procs: list[dp.Proc] = []
     with dp.cleanup(procs):
@@ -126,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"py-spy failed: {err.decode(errors='replace')[-500:]}")
     per_request = spent * 1e6 / r["requests"]
     own, inclusive, total = tally(raw)
-    print(f"{setting.label}; noop stages {args.noop_stages}; stage timing {'on' if args.stage_timing else 'off'}: "
-          f"{r['rps']:,.0f} req/s, gateway {per_request:.1f} CPU-us per request "
+    timing = "on" if args.stage_timing else "off"
+    print(f"{setting.label}; {args.algorithm or 'default picker'}; noop stages {args.noop_stages}; "
+          f"stage timing {timing}: {r['rps']:,.0f} req/s, gateway {per_request:.1f} CPU-us per request "
           f"({spent / (r['duration_us'] / 1e6):.2f} of a core), {total} samples; load average {os.getloadavg()[0]:.2f}")
     print(f"\n{'self us/req':>11} {'incl us/req':>11} {'self %':>7}  function (top {args.top} by self time)")
     for name, n in own.most_common(args.top):

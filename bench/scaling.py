@@ -62,6 +62,7 @@ class Setting:
     endpoints: int
     rules: int
     names: int = 1  # distinct header names the rules match on
+    algorithm: str | None = None  # the pool's loadBalancing.algorithm; None: the default (least-request)
     port: int = 0
     proc: dp.Proc | None = None
     error: str | None = None
@@ -110,6 +111,7 @@ def gateway_config(setting: Setting, upstream: int, model: str) -> str:
         "pools:",
         "  - name: fake",
         f"    models: [{{name: {model}}}]",
+        *([f"    loadBalancing: {{algorithm: {setting.algorithm}}}"] if setting.algorithm else []),
         "    endpoints:",
         *(f'      - {{url: "{endpoint_url(i, upstream)}"}}' for i in range(setting.endpoints)),
         "routes:",
