@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import queue
+import shlex
 import socket
 import subprocess
 import sys
@@ -50,6 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 MANAGED = "app.kubernetes.io/managed-by=tokenway"
 HARNESS_MANAGER = "endpointslice-controller.k8s.io"
 NODE_NAME = "harness-node"
+SIM_ARGS_ENV = "TOKENWAY_SIM_ARGS"  # extra `tokenway sim` flags for a pool's simulated replicas
 
 
 
@@ -136,14 +138,18 @@ class NodeHarness:
         gateways: bool = True,
         time_scale: float = 0.0,
         ignore: set[str] | None = None,
+        ready_in_background: bool = False,
     ) -> None:
         """``processes``: run sim/gateway processes (everywhere, or in these namespaces only);
-        ``ignore``: namespaces left alone (a test plays the controllers there itself)."""
+        ``ignore``: namespaces left alone (a test plays the controllers there itself);
+        ``ready_in_background``: probe readiness of started processes in a thread, so a slow start (the
+        simulator's ``--startup-delay-s``) holds back only its own pod, as on a real node."""
         self.cp = cp
         self.processes = processes
         self.gateways = gateways
         self.time_scale = time_scale
         self.ignore = ignore if ignore is not None else set()
+        self.ready_in_background = ready_in_background
         self.deployments: dict[tuple[str, str], FakeDeployment] = {}
         self._events: queue.Queue[tuple[str, str, dict[str, Any]] | None] = queue.Queue()
         self._stop = threading.Event()
@@ -230,7 +236,9 @@ class NodeHarness:
             if meta["namespace"] in self.ignore:
                 continue
             try:
-                if kind == "deployments":
+                if kind == "pod-ready":
+                    self._on_pod_ready(obj)
+                elif kind == "deployments":
                     self._on_deployment(event, obj)
                 else:
                     self._publish_slice_for_service(obj, deleted=event == "DELETED")
@@ -293,9 +301,31 @@ class NodeHarness:
         pod = FakePod(name, created["metadata"]["uid"], ip, port, template_hash)
         if self.processes is True or (isinstance(self.processes, set) and dep.namespace in self.processes):
             pod.process = self._start_process(dep, container, ip, port)
-        pod.ready = self._wait_ready(pod, dep.component)
+        if self.ready_in_background and pod.process is not None:
+            def probe() -> None:
+                ready = self._wait_ready(pod, dep.component, timeout=120.0)
+                self._events.put(("pod-ready", "MODIFIED", {"metadata": {"namespace": dep.namespace,
+                                                                         "name": dep.name}, "pod": pod,
+                                                             "ready": ready}))
+
+            threading.Thread(target=probe, daemon=True, name=f"harness-probe-{name}").start()
+        else:
+            pod.ready = self._wait_ready(pod, dep.component)
         self._write_pod_status(dep, pod)
         return pod
+
+    def _on_pod_ready(self, item: dict[str, Any]) -> None:
+        """A background probe finished: the pod turns Ready, its slice lists it, the Deployment counts it."""
+        meta, pod = item["metadata"], item["pod"]
+        dep = self.deployments.get((meta["namespace"], meta["name"]))
+        if dep is None or pod not in dep.pods:
+            return  # deleted meanwhile
+        pod.ready = bool(item["ready"])
+        self._write_pod_status(dep, pod)
+        self._publish_slices(dep.namespace)
+        response = self._client.get(f"/apis/apps/v1/namespaces/{dep.namespace}/deployments/{dep.name}")
+        if response.status_code == 200:
+            self._write_deployment_status(response.json(), dep)
 
     def _start_process(
         self, dep: FakeDeployment, container: dict[str, Any], ip: str, port: int
@@ -322,6 +352,10 @@ class NodeHarness:
             ]
             if names:
                 cmd += ["--served-model-name", *names]
+            cmd += ["--max-num-seqs", *(_flag_values(args, "--max-num-seqs") or ["256"])[:1]]
+            # Simulator-only knobs (latency model, --startup-delay-s) from the pool's env: what a test varies.
+            env_vars = {e.get("name"): e.get("value", "") for e in container.get("env") or []}
+            cmd += shlex.split(env_vars.get(SIM_ARGS_ENV) or "")
             env = python_env()
         elif dep.component == "gateway" and self.gateways:
             command = list(container.get("command") or [])

@@ -18,6 +18,7 @@ import pytest
 from procs import ProcessFactory
 from prometheus_server import PrometheusServer, prometheus_binary
 from tokenway_gateway.api import InferencePoolSpec
+from tokenway_operator import dashboard
 from tokenway_operator.autoscaling.decision import decide
 from tokenway_operator.autoscaling.history import History
 from tokenway_operator.autoscaling.prometheus import PrometheusSource, assemble
@@ -129,6 +130,12 @@ def test_signals_from_a_real_prometheus(fleet: dict[str, Any]) -> None:
                                              'pool="$pool"}[$window])) + 1000'})
         overridden = asyncio.run(source.measure("ns", "p", custom))
         assert overridden.queue is not None and overridden.queue >= 1000
+
+        # Every panel of the chart's Grafana dashboard is valid PromQL over these series.
+        for expr in dashboard.queries():
+            prom.query(expr.replace("$namespace", "ns").replace("$pool", ".*").replace("$__rate_interval", "10s"))
+        assert prom.query(dashboard.queries()[0].replace("$namespace", "ns").replace("$pool", ".*")
+                          .replace("$__rate_interval", "30s")), "TTFT p50 of the dashboard has data"
 
         # A killed replica: its series go stale, the pool has no fresh engine sample any more.
         fleet["sim"].stop()

@@ -288,7 +288,7 @@ def test_unsupported_fields_named() -> None:
     assert unsupported_fields(spec) == []
     assert unsupported_fields(_route("a")) == []
     assert unsupported_fields(CachePolicySpec()) == ["spec"]
-    assert unsupported_fields(pool(autoscaling={"enabled": True})) == ["spec.autoscaling.enabled"]
+    assert unsupported_fields(pool(autoscaling={"enabled": True, "scaleToZero": True})) == []
     assert unsupported_fields(pool()) == []
     assert unsupported_fields(InferenceGatewaySpec.model_validate({"apiKeySecretRef": {"name": "keys"},
                                                                    "redisUrl": "redis://r:6379/0"})) == []
@@ -333,11 +333,10 @@ def test_pool_status_from_deployment() -> None:
     assert {x.type: x for x in conds}["Degraded"].reason == "ApplyFailed"
 
 
-def test_pool_status_reports_unsupported_and_invalid() -> None:
+def test_pool_status_reports_supported_and_invalid() -> None:
     _, conds = pool_status(pool(autoscaling={"enabled": True}), None, 0, None)
     supported = {x.type: x for x in conds}["Supported"]
-    assert supported.status is False and supported.reason == "NotSupportedYet"
-    assert "spec.autoscaling.enabled" in supported.message
+    assert supported.status is True  # the operator's autoscaler implements it (issue 10)
     assert {x.type: x.reason for x in invalid("bad")}["Ready"] == "InvalidSpec"
 
 

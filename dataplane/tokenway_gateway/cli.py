@@ -18,6 +18,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "operator": ("tokenway_operator.cli", "run the Kubernetes operator"),
     "crds": ("tokenway_operator.crdgen", "generate CRD YAML from the API models"),
     "keys": ("tokenway_gateway.keys_cli", "make API keys (printed once) and their auth.keys entries"),
+    "status": ("tokenway_operator.status_cli", "summarise pools, gateways and recent scaling decisions of a namespace"),
+    "scrape-config": ("tokenway_operator.autoscaling.scrape", "print the scrape config the autoscaler expects"),
 }
 
 

@@ -48,6 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     img.add_argument("--gateway-image", default=os.environ.get("TOKENWAY_GATEWAY_IMAGE", GATEWAY_IMAGE))
     img.add_argument("--vllm-image", default=os.environ.get("TOKENWAY_VLLM_IMAGE", VLLM_IMAGE))
     img.add_argument("--sglang-image", default=os.environ.get("TOKENWAY_SGLANG_IMAGE", SGLANG_IMAGE))
+    auto = parser.add_argument_group("autoscaling (InferencePool spec.autoscaling)")
+    auto.add_argument("--prometheus-url", default=os.environ.get("TOKENWAY_PROMETHEUS_URL") or None, metavar="URL",
+                      help="Prometheus the autoscaler queries (scrape config: `tokenway scrape-config`); unset: "
+                           "autoscaled pools hold their size and report MetricsUnavailable")
+    auto.add_argument("--autoscale-interval", type=float, default=15.0, metavar="SECONDS",
+                      help="each autoscaled pool decides this often (default %(default)s)")
+    auto.add_argument("--autoscale-status-interval", type=float, default=30.0, metavar="SECONDS",
+                      help="refresh an unchanged decision in status at most this often (default %(default)s)")
     tun = parser.add_argument_group("tuning")
     tun.add_argument("--resync-seconds", type=float, default=300.0,
                      help="re-apply every child this often, a backstop for missed events (default %(default)s)")
@@ -67,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     from tokenway_gateway.kube import KubeConnection, KubeCredentialsError
 
     from . import handlers  # noqa: F401  (registers the handlers)
+    from .autoscaling.handlers import register as register_autoscaler
+    from .autoscaling.loop import AutoscaleSettings
     from .logs import configure
     from .settings import Images, OperatorSettings
 
@@ -84,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.metrics_port:
         start_http_server(args.metrics_port)
-    memo = kopf.Memo(connection=connection, operator_settings=settings)
+    autoscale = AutoscaleSettings(prometheus_url=args.prometheus_url, interval_seconds=args.autoscale_interval,
+                                  status_interval_seconds=args.autoscale_status_interval)
+    register_autoscaler(autoscale)
+    memo = kopf.Memo(connection=connection, operator_settings=settings, autoscale_settings=autoscale)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(kopf.operator(
             clusterwide=not args.namespace,

@@ -6,7 +6,8 @@ from typing import Any, cast
 
 from tokenway_gateway.api import EndpointConfig, InferencePoolSpec
 
-from .builders.pool import pool_children
+from .autoscaling.bounds import autoscaled_replicas
+from .builders.pool import pool_children, pool_deployment
 from .cache import Tracked
 from .endpoints import ready_endpoints
 from .kinds import INFERENCE_POOL, children_of
@@ -18,6 +19,7 @@ from .status import pool_status
 class PoolReconciler:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
+        self.decided: dict[tuple[str, str], int] = {}  # the autoscaler's last applied size per pool
 
     async def reconcile(self, body: dict[str, Any]) -> None:
         shared = self.shared
@@ -25,7 +27,8 @@ class PoolReconciler:
         with RECONCILE_SECONDS.labels(kind=INFERENCE_POOL.kind).time():
             await shared.reject_invalid(tracked)
             spec = cast(InferencePoolSpec, tracked.spec)
-            children = pool_children(tracked.name, tracked.namespace, tracked.uid, spec, shared.settings.images)
+            children = pool_children(tracked.name, tracked.namespace, tracked.uid, spec, shared.settings.images,
+                                     self.replicas(tracked, spec))
 
             async def writes() -> None:
                 await shared.applier.apply_all(children)
@@ -38,6 +41,19 @@ class PoolReconciler:
             RECONCILES.labels(kind=INFERENCE_POOL.kind, result="ok").inc()
         await self.refresh_status(tracked.namespace, tracked.name)
         shared.dirty.mark(tracked.namespace)
+
+    def replicas(self, tracked: Tracked, spec: InferencePoolSpec) -> int | None:
+        """An autoscaled pool keeps the size the autoscaler chose when its Deployment is re-applied."""
+        deployment = self.shared.cache.deployment(tracked.namespace, tracked.name)
+        return autoscaled_replicas(spec, self.decided.get((tracked.namespace, tracked.name)), deployment,
+                                   tracked.body.get("status"))
+
+    async def scale(self, tracked: Tracked, spec: InferencePoolSpec, replicas: int) -> None:
+        """The autoscaler's write: the same Deployment manifest with new replicas, through the applier (which
+        then takes the new size as the one to keep, not as drift)."""
+        self.decided[(tracked.namespace, tracked.name)] = replicas
+        await self.shared.applier.apply(pool_deployment(tracked.name, tracked.namespace, tracked.uid, spec,
+                                                         self.shared.settings.images, replicas))
 
     async def _prune_children(self, tracked: Tracked) -> None:
         """engine: external owns no pods: delete what an earlier in-cluster engine left behind."""

@@ -9,7 +9,7 @@ who never asked for the feature is not told it is missing.
 from __future__ import annotations
 
 from pydantic import BaseModel
-from tokenway_gateway.api import CachePolicySpec, InferencePoolSpec, RoutePolicySpec
+from tokenway_gateway.api import CachePolicySpec, RoutePolicySpec
 
 
 def unsupported_fields(spec: BaseModel) -> list[str]:
@@ -18,9 +18,7 @@ def unsupported_fields(spec: BaseModel) -> list[str]:
         return []  # every RoutePolicy field is enforced by the gateway
     if isinstance(spec, CachePolicySpec):
         return ["spec"]  # the gateway has no response cache yet
-    if isinstance(spec, InferencePoolSpec):
-        return ["spec.autoscaling.enabled"] if spec.autoscaling.enabled else []
-    return []
+    return []  # InferencePool: autoscaling (issue 10) and region are enforced too
 
 
 def unsupported_message(fields: list[str]) -> str:

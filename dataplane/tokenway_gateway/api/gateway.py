@@ -75,9 +75,29 @@ class InferenceGatewaySpec(ApiModel):
         return self
 
 
+class RegionStatus(ApiModel):
+    """One region's pools as this gateway sees them (its own region is the first priority level)."""
+
+    region: str = Field(description="Region name (external pools are listed as region `external`).")
+    local: bool = Field(default=False, description="The gateway's own region.")
+    pools: int = Field(default=0, description="Pools in the region.")
+    ready_replicas: int = Field(default=0, description="Ready endpoints of the region's pools.")
+    desired_replicas: int = Field(default=0, description="Replicas the region's pools should run now.")
+    health: float | None = Field(
+        default=None, description="Ready share of the desired replicas (unset while the region is scaled to zero)."
+    )
+    request_share: float | None = Field(
+        default=None, description="Share of this gateway's region-routed requests the region served recently."
+    )
+
+
 class InferenceGatewayStatus(ObjectStatus):
     replicas: int = Field(default=0, description="Gateway pods that exist.")
     ready_replicas: int = Field(default=0, description="Gateway pods that are ready.")
     config_version: str | None = Field(default=None, description="Version of the config last written.")
     pools: int = Field(default=0, description="Pools in the config.")
     routes: int = Field(default=0, description="Route policies in the config.")
+    regions: list[RegionStatus] = Field(default_factory=list, description="Health and traffic of each region.")
+    spillover_share: float | None = Field(
+        default=None, description="Share of region-routed requests recently served outside the preferred level."
+    )

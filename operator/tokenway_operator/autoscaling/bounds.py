@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from tokenway_gateway.api import InferencePoolSpec
 
 
@@ -34,3 +37,18 @@ def clamp(spec: InferencePoolSpec, replicas: int) -> int:
     if replicas == 0 and can_scale_to_zero(spec):
         return 0
     return max(floor(spec), min(ceiling(spec), replicas))
+
+
+def autoscaled_replicas(spec: InferencePoolSpec, decided: int | None, deployment: Mapping[str, Any] | None,
+                        status: Mapping[str, Any] | None) -> int | None:
+    """The size a re-applied Deployment keeps for an autoscaled pool: the autoscaler's last decision in this
+    process, else the Deployment's current size (only the autoscaler changes it), else the last decision in
+    status; clamped into the pool's range. None: not autoscaled, or never decided (``initial_replicas``)."""
+    if not spec.autoscaling.enabled:
+        return None
+    if decided is None:
+        remembered = ((status or {}).get("autoscaler") or {}).get("desiredReplicas")
+        running = ((deployment or {}).get("spec") or {}).get("replicas")
+        found = running if isinstance(running, int) else remembered
+        decided = int(found) if isinstance(found, int) else None
+    return None if decided is None else clamp(spec, decided)

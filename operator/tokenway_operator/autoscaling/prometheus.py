@@ -41,27 +41,28 @@ class PrometheusQuerier:
         from prometheus_api_client import PrometheusConnect
         from urllib3.util.retry import Retry
 
-        # One quick retry: an unreachable Prometheus must be reported within a tick, not after backoffs.
-        retry = Retry(total=1, backoff_factor=0.1, status_forcelist=[502, 503, 504])
+        # No retries: an unreachable Prometheus is reported within a tick, and the next tick tries again.
+        retry = Retry(total=0, status_forcelist=[])
         self.url = url
         self.client = PrometheusConnect(url=url, disable_ssl=False, retry=retry, timeout=timeout)
 
-    def query(self, promql: str) -> dict[Key, float]:
+    def vector(self, promql: str) -> list[tuple[dict[str, str], float]]:
         try:
             result = self.client.custom_query(promql)
         except Exception as exc:  # requests' connection errors, timeouts, PrometheusApiClientException
             raise QueryError(_short(exc)) from exc
-        out: dict[Key, float] = {}
+        out: list[tuple[dict[str, str], float]] = []
         for sample in result or ():
-            metric = sample.get("metric") or {}
             try:
                 value = float(sample["value"][1])
             except (KeyError, IndexError, TypeError, ValueError):
                 continue
-            if math.isnan(value) or math.isinf(value):
-                continue
-            out[(str(metric.get("namespace", "")), str(metric.get("pool", "")))] = value
+            if not (math.isnan(value) or math.isinf(value)):
+                out.append(({str(k): str(v) for k, v in (sample.get("metric") or {}).items()}, value))
         return out
+
+    def query(self, promql: str) -> dict[Key, float]:
+        return {(labels.get("namespace", ""), labels.get("pool", "")): value for labels, value in self.vector(promql)}
 
     def close(self) -> None:
         self.client.close()
@@ -95,6 +96,7 @@ class PrometheusSource:
         self._batches: dict[Group, _Batch] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenway-prometheus")
         self.queries_run = 0
+        self._last_error: str | None = None
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -115,6 +117,28 @@ class PrometheusSource:
         if error is not None:
             return Measurements(error=f"Prometheus at {self.url}: {error}")
         return assemble(values, (namespace, pool))
+
+    async def vectors(self, queries: dict[str, str]) -> tuple[dict[str, list[tuple[dict[str, str], float]]],
+                                                              str | None]:
+        """Raw instant vectors (for what is not per pool, e.g. gateways' traffic by region)."""
+        if self.url is None:
+            return {}, "no Prometheus configured (operator flag --prometheus-url)"
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._vectors_blocking, queries)
+
+    def _vectors_blocking(self, queries: dict[str, str]) -> tuple[dict[str, list[tuple[dict[str, str], float]]],
+                                                                   str | None]:
+        if self._querier is None:
+            assert self.url is not None
+            self._querier = self._make_querier(self.url, self.timeout)
+        out: dict[str, list[tuple[dict[str, str], float]]] = {}
+        for key, text in queries.items():
+            self.queries_run += 1
+            try:
+                out[key] = self._querier.vector(text)
+            except QueryError as exc:
+                return out, f"Prometheus at {self.url}: {exc}"
+        return out, None
 
     async def _batch(self, group: Group) -> _Batch:
         batch = self._batches.setdefault(group, _Batch())
@@ -146,9 +170,21 @@ class PrometheusSource:
             try:
                 values[key] = self._querier.query(text)
             except QueryError as exc:
-                log.warning("prometheus query %s failed: %s", key, exc)
+                if not per_pool:
+                    self._report(str(exc))
                 return values, str(exc)
+        if not per_pool:
+            self._report(None)
         return values, None
+
+    def _report(self, error: str | None) -> None:
+        """Log when Prometheus becomes unreadable or readable again, not on every tick."""
+        if error != self._last_error:
+            if error is None:
+                log.info("Prometheus at %s answers again", self.url)
+            else:
+                log.warning("Prometheus at %s: %s (autoscaled pools hold their size)", self.url, error)
+            self._last_error = error
 
 
 def assemble(values: Mapping[str, Mapping[Key, float]], key: Key) -> Measurements:

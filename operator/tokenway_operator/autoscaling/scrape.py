@@ -10,6 +10,7 @@ prints it; the e2e tests and benchmarks run a real Prometheus with it.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ def _job(name: str, component: str, own_label: str, target_label: str, sd: dict[
         "job_name": name,
         "scrape_interval": interval,
         "metrics_path": "/metrics",
-        "kubernetes_sd_configs": [sd],
+        "kubernetes_sd_configs": [copy.deepcopy(sd)],
         "relabel_configs": [
             {"source_labels": [_label("app.kubernetes.io/managed-by"), _label("app.kubernetes.io/component")],
              "regex": f"tokenway;{component}", "action": "keep"},
