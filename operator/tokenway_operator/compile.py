@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 
-import yaml
+import orjson
 from tokenway_gateway.api import (
     CachePolicySpec,
     EndpointConfig,
@@ -115,11 +115,11 @@ def _fields(spec: RoutePolicySpec | CachePolicySpec) -> dict[str, object]:
     return {name: getattr(spec, name) for name in type(spec).model_fields}
 
 
-# libyaml when present: ~4x faster than the pure-Python dumper on a 200-pool config.
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
 def render_config(config: GatewayConfig) -> str:
-    """The YAML text the ConfigMap carries (what ConfigStore.apply_text parses)."""
-    text: str = yaml.dump(config.dump(), Dumper=_DUMPER, sort_keys=False, default_flow_style=False, width=1000)
-    return text
+    """The text the ConfigMap carries (what ConfigStore.apply_text parses): indented JSON, which is YAML.
+
+    Fields at their defaults are left out (the gateway fills them in again), so the snapshot
+    stays far below the 1 MiB ConfigMap limit with thousands of pools; and orjson writes a
+    200-pool snapshot in about a millisecond, where a YAML dumper needs over a hundred."""
+    body = config.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    return orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n"
