@@ -22,6 +22,9 @@ Targets (``--targets``, comma separated, in this order by default):
                ``TOKENWAY_BENCH_NOOP_STAGES=--noop-stages`` (4) no-op stages on the route
                and ``TOKENWAY_STAGE_TIMING=1``: its /metrics counters, read before and
                after each throughput round, give CPU-us per request per stage.
+  tokenway-policies  the gateway with issue 8's access policies on: API keys (wrk sends a
+               valid key), memory rate limits on every request (limits high enough never
+               to refuse) and the prompt guard (block) on one RoutePolicy rule.
 
 All targets run at once (idle while another is measured). Figures, phase by phase;
 within a phase the targets take turns for ``--rounds`` rounds (default 3) and the
@@ -92,7 +95,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 WRK_SCRIPT = BENCH / "wrk" / "chat.lua"
-ALL_TARGETS = ["direct", "haproxy", "vllm-router", "tokenway", "tokenway-chain"]
+ALL_TARGETS = ["direct", "haproxy", "vllm-router", "tokenway", "tokenway-chain", "tokenway-policies"]
 PROXY_REF = "vllm-router"
 CHAT_PATH = "/v1/chat/completions"
 
@@ -106,6 +109,11 @@ LOAD_BOUND = 0.9
 CHAIN_TARGET = "tokenway-chain"  # tokenway with TOKENWAY_BENCH_NOOP_STAGES=--noop-stages and TOKENWAY_STAGE_TIMING=1
 MIN_CHAIN_RPS_RATIO = 1.4
 MAX_ADDED_P50_MS_ISSUE6 = 0.12
+# Issue 8's target: the whole chain with auth, memory rate limits and the guard on.
+POLICIES_TARGET = "tokenway-policies"
+MIN_POLICIES_RPS_RATIO = 1.3
+BENCH_KEY = "tw-bench-dataplane-key"
+TARGET_HEADERS: dict[str, str] = {}  # target url -> one request header its clients send (the API key)
 NOISY_CORE = 0.15  # share of the proxy's core used by other work above which the run is called noisy
 
 
@@ -184,10 +192,12 @@ def cpu_seconds(pid: int) -> float:
     return total / tick
 
 
-def http_ok(port: int, method: str, path: str, body: bytes | None = None, timeout: float = 2.0) -> bool:
+def http_ok(port: int, method: str, path: str, body: bytes | None = None, timeout: float = 2.0,
+            extra: dict[str, str] | None = None) -> bool:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers.update(extra or {})
         conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
         resp.read()
@@ -296,14 +306,14 @@ NONSTREAM_BODY = json.dumps(
 ).encode()
 
 
-def wait_ready(port: int, proc: Proc | None, timeout: float) -> None:
+def wait_ready(port: int, proc: Proc | None, timeout: float, headers: dict[str, str] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and not proc.alive():
             tail = proc.log_tail()
             last = next((ln for ln in reversed(tail.splitlines()) if ln.strip()), "")
             raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}: {last}\n{tail}")
-        if http_ok(port, "POST", CHAT_PATH, NONSTREAM_BODY, timeout=1.0):
+        if http_ok(port, "POST", CHAT_PATH, NONSTREAM_BODY, timeout=1.0, extra=headers):
             return
         time.sleep(0.1)
     tail = proc.log_tail() if proc else ""
@@ -409,6 +419,25 @@ pools:
     return cmd + list(args.tokenway_arg or []), tokenway_env(args)
 
 
+def policies_cmd(port: int, upstream: int, workdir: Path, args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """tokenway_cmd's gateway with a key, memory rate limits and the prompt guard on every request."""
+    import hashlib
+
+    cmd, env = tokenway_cmd(port, upstream, workdir, args)
+    cfg = workdir / "tokenway-policies.yaml"
+    digest = hashlib.sha256(BENCH_KEY.encode()).hexdigest()
+    cfg.write_text((workdir / "tokenway.yaml").read_text() + f"""auth:
+  keys: [{{sha256: "{digest}", tenant: bench, tier: bench}}]
+routes:
+  - name: policies
+    rules: [{{name: all, match: {{models: [{args.model}]}}, backends: [{{pool: fake}}]}}]
+    rateLimits: [{{tier: bench, requestsPerMinute: 1000000000, tokensPerMinute: 1000000000000}}]
+    promptGuard: {{enabled: true, action: block}}
+""")
+    cmd[cmd.index("--config") + 1] = str(cfg)
+    return cmd, env
+
+
 def tokenway_env(args: argparse.Namespace) -> dict[str, str]:
     """The environment of a Tokenway gateway: its code from --tokenway-rev's export, else the working tree."""
     src = getattr(args, "tokenway_src", None) or REPO
@@ -440,6 +469,9 @@ def start_target(name: str, upstream: int, args: argparse.Namespace, workdir: Pa
         cmd = vllm_router_cmd(port, upstream, args.vllm_router_python)
     elif name == "tokenway":
         cmd, env = tokenway_cmd(port, upstream, workdir, args)
+    elif name == POLICIES_TARGET:
+        cmd, env = policies_cmd(port, upstream, workdir, args)
+        TARGET_HEADERS[f"http://127.0.0.1:{port}{CHAT_PATH}"] = f"Authorization: Bearer {BENCH_KEY}"
     elif name == CHAIN_TARGET:
         cmd, env = tokenway_cmd(port, upstream, workdir, args)
         env["TOKENWAY_BENCH_NOOP_STAGES"] = str(args.noop_stages)
@@ -449,7 +481,8 @@ def start_target(name: str, upstream: int, args: argparse.Namespace, workdir: Pa
     t0 = time.monotonic()
     proc = spawn(name, pinned(args.proxy_cpus, cmd), logdir, env=env, cwd=REPO)
     target = Target(name, port, proc)
-    wait_ready(port, proc, args.startup_timeout)
+    wait_ready(port, proc, args.startup_timeout,
+               {"Authorization": f"Bearer {BENCH_KEY}"} if name == POLICIES_TARGET else None)
     target.startup_s = time.monotonic() - t0
     return target
 
@@ -458,6 +491,7 @@ def start_target(name: str, upstream: int, args: argparse.Namespace, workdir: Pa
 
 
 def run_wrk(args: argparse.Namespace, url: str, conns: int, seconds: int, header: str | None = None) -> dict[str, Any]:
+    header = header or TARGET_HEADERS.get(url)
     cmd = pinned(
         args.load_cpus,
         [
@@ -505,6 +539,7 @@ def run_streams(args: argparse.Namespace, url: str) -> dict[str, Any]:
             str(args.tokens),
             "--stagger-ms",
             str(args.interval_ms),
+            *(["--header", TARGET_HEADERS[url]] if url in TARGET_HEADERS else []),
         ],
     )
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.stream_seconds + 120)
@@ -990,6 +1025,7 @@ def report(
         )
 
     checks += issue6_checks(targets, args, scaling)
+    checks += policies_checks(targets)
     lines = ["\nTargets from the issue (tokenway's are the ones that count; the others calibrate the bar):"]
     names = [t.name for t in targets]
     if "tokenway" not in names:
@@ -1125,6 +1161,26 @@ def issue6_checks(targets: list[Target], args: argparse.Namespace,
         for c in scaling_bench.checks(scaling):
             check("tokenway", c["check"], c["pass"], c["detail"])
     return checks
+
+
+def policies_checks(targets: list[Target]) -> list[dict[str, Any]]:
+    """Issue 8's whole-chain target: auth, memory rate limits and the guard on, still well ahead of vllm-router."""
+    by = {t.name: t for t in targets}
+    policies, ref, plain = by.get(POLICIES_TARGET), by.get(PROXY_REF), by.get("tokenway")
+    if policies is None:
+        return []
+    rps, ref_rps = _get(policies, "c32", "rps"), _get(ref, "c32", "rps")
+    name = (f"[issue 8] non-streaming req/s with auth + memory rate limits + guard >= "
+            f"{MIN_POLICIES_RPS_RATIO:.1f}x {PROXY_REF}")
+    if rps and ref_rps:
+        detail = f"{rps:,.0f} vs {ref_rps:,.0f} req/s = {rps / ref_rps:.2f}x"
+        p50, plain50 = _get(policies, "c1", "latency_us", "p50"), _get(plain, "c1", "latency_us", "p50")
+        if p50 is not None and plain50 is not None:
+            detail += f"; p50 at 1 conn {(p50 - plain50) / 1000:+.3f} ms over tokenway"
+        return [{"target": POLICIES_TARGET, "check": name, "pass": rps >= MIN_POLICIES_RPS_RATIO * ref_rps,
+                 "detail": detail}]
+    return [{"target": POLICIES_TARGET, "check": name, "pass": None,
+             "detail": f"not measured (needs {POLICIES_TARGET}'s and {PROXY_REF}'s figures)"}]
 
 
 # ----------------------------------------------------------------------------- main

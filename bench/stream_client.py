@@ -135,7 +135,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     ).encode()
     request = (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"Accept: text/event-stream\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Accept: text/event-stream\r\n{''.join(h + chr(13) + chr(10) for h in args.header)}"
+        f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
     loop = asyncio.get_running_loop()
@@ -230,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stagger-ms", type=float, default=5.0, help="spread worker starts over this window")
     p.add_argument("--expect-tokens", type=int, default=64, help="tokens a full stream carries (0: unchecked)")
     p.add_argument("--timeout", type=float, default=30.0, help="per-stream timeout (s)")
+    p.add_argument("--header", action="append", default=[], help="extra request header, 'name: value'")
     args = p.parse_args(argv)
     if uvloop is not None:
         uvloop.install()

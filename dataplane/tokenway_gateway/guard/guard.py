@@ -25,7 +25,14 @@ _WORD = re.compile(r"[a-z]+")
 # Every rule matches within this many characters of one of its words; a long text is searched
 # only in windows around those words, so its cost grows with its suspicious words, not its length.
 WINDOW = 320
+VERDICT_CACHE_ENTRIES = 4096  # what the gateway's guard stage asks a guard to remember (oldest out first)
 _ANCHORS: frozenset[str] = frozenset().union(*(rule.words for rule in RULES if rule.view == "text"))
+# Which rules a text can match at all: every compact-view rule, plus the text-view rules of the
+# anchor words it holds. A prompt with no anchor word checks a handful of rules, not all of them.
+_COMPACT_RULES: frozenset[int] = frozenset(i for i, rule in enumerate(RULES) if rule.view == "compact")
+_RULES_BY_WORD: dict[str, tuple[int, ...]] = {
+    word: tuple(i for i, rule in enumerate(RULES) if rule.view == "text" and word in rule.words) for word in _ANCHORS
+}
 
 
 def _anchor_positions(form: str) -> dict[str, list[int]]:
@@ -94,9 +101,14 @@ class PromptGuard:
         embedder: Embedder | None = None,
         attack_exemplars: Sequence[str] = ATTACK_EXEMPLARS,
         benign_exemplars: Sequence[str] = BENIGN_EXEMPLARS,
+        verdict_cache: int = 0,
     ) -> None:
         self.config = config if config is not None else PromptGuardConfig(enabled=True)
         self._extra = tuple(re.compile(p, re.I | re.S) for p in self.config.extra_patterns)
+        # Verdicts of the last `verdict_cache` texts (0: none): a chat re-sends its earlier turns with
+        # every request, and a text's verdict never changes for one guard.
+        self._verdicts: dict[str, GuardVerdict] = {}
+        self._cache_size = verdict_cache
         self._attack_vectors: NDArray[np.float32] | None = None
         self._benign_vectors: NDArray[np.float32] | None = None
         if self.config.mode == "embedding" and self.active:
@@ -146,7 +158,13 @@ class PromptGuard:
                 break
             text = clip(text, min(budget, MAX_SCAN_CHARS))
             budget -= len(text)
-            verdict = self.score_text(text)
+            verdict = self._verdicts.get(text)
+            if verdict is None:
+                verdict = self.score_text(text)
+                if self._cache_size:
+                    if len(self._verdicts) >= self._cache_size:
+                        del self._verdicts[next(iter(self._verdicts))]  # the oldest
+                    self._verdicts[text] = verdict
             if verdict.score > best.score:
                 best = verdict
         if embedding is not None and self._attack_vectors is not None:
@@ -164,13 +182,17 @@ class PromptGuard:
         positions = [_anchor_positions(form) for form in forms]
         words = set().union(*positions)
         compact = scanned.compact
-        for rule in RULES:
+        candidates = set(_COMPACT_RULES)
+        for word in words:
+            candidates.update(_RULES_BY_WORD[word])
+        for index in sorted(candidates):  # in RULES order, as if every rule were tried
+            rule = RULES[index]
             if families.get(rule.family, 0.0) >= rule.weight:
                 continue
             if rule.view == "compact":
                 hit = _search_compact(rule.pattern, rule.words, compact)
             else:
-                hit = not rule.words.isdisjoint(words) and any(
+                hit = any(
                     _search(rule.pattern, rule.words, form, found) for form, found in zip(forms, positions, strict=True)
                 )
             if hit:

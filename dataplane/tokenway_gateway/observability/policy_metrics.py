@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .metrics import FINE_BUCKETS, FastCounter, FastHistogram
+from .metrics import FastCounter, FastHistogram
 
 # Embedding takes milliseconds (more under load), so the intent histogram starts at 0.1 ms and ends at 5 s.
 EMBED_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
@@ -95,7 +95,6 @@ class PolicyMetrics(Collector):
         self.decisions = CounterFamily("tokenway_route_decisions",
                                        "Routing decisions of requests on routes with prompt-based rules: the rule "
                                        "chosen (default: none matched) and the prompt's intent.", ("rule", "intent"))
-        self.guard_seconds = FastHistogram(FINE_BUCKETS)
         if registry is not None:
             registry.register(self)
 
@@ -110,7 +109,6 @@ class PolicyMetrics(Collector):
         yield keys
         for name, documentation, histogram in (
             ("tokenway_intent_seconds", "Prompt embedding plus intent match, wall time.", self.intent_seconds),
-            ("tokenway_guard_seconds", "Prompt-guard check time per screened request.", self.guard_seconds),
         ):
             family = HistogramMetricFamily(name, documentation, labels=())
             family.add_metric([], histogram.cumulative(), histogram.sum)

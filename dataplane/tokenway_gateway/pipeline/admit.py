@@ -188,12 +188,30 @@ class _Settle:
             decision.settle(0)  # refused as invalid (by the guard or upstream): the request counts, no tokens
 
 
+class _Tier:
+    """One tier's limits on a route, with its metric counters looked up once."""
+
+    __slots__ = ("allowed", "limits", "name", "released", "reserved", "settled", "tokens")
+
+    def __init__(self, route: str, name: str, limits: Limits, metrics: PolicyMetrics | None) -> None:
+        self.name = name
+        self.limits = limits
+        self.tokens = limits.tokens_per_minute is not None or limits.tokens_per_day is not None
+        if metrics is None:
+            self.allowed = self.reserved = self.settled = self.released = None
+        else:
+            self.allowed = metrics.ratelimit.get(route, name, "allowed")
+            self.reserved = metrics.reserved.get(route, name)
+            self.settled = metrics.settled.get(route, name)
+            self.released = metrics.released.get(route, name)
+
+
 class _Waiting:
     """A request suspended until the Redis limiter answers."""
 
     __slots__ = ("ctx", "prompt", "stage", "tier")
 
-    def __init__(self, stage: AdmitStage, ctx: RequestContext, tier: str, prompt: int) -> None:
+    def __init__(self, stage: AdmitStage, ctx: RequestContext, tier: _Tier, prompt: int) -> None:
         self.stage = stage
         self.ctx = ctx
         self.tier = tier
@@ -215,30 +233,16 @@ class AdmitStage:
                  metrics: PolicyMetrics | None) -> None:
         self.route = route
         self.limiter = limiter
-        self.sync = isinstance(limiter, MemoryLimiter)
+        self.memory = limiter if isinstance(limiter, MemoryLimiter) else None  # answers synchronously
         self.limits = limits
+        self.tiers = {name: _Tier(route, name, found, metrics) for name, found in limits.items()}
         self.caps = caps
         self.keys: dict[str, str] = {}
         self.metrics = metrics
-        self._counters: dict[str, tuple[Any, Any, Any, Any]] = {}
-
-    def _tier_counters(self, tier: str) -> tuple[Any, Any, Any, Any]:
-        """(allowed, reserved, settled, released) counters of a tier, looked up once."""
-        found = self._counters.get(tier)
-        if found is None:
-            m = self.metrics
-            if m is None:
-                found = (None, None, None, None)
-            else:
-                found = (m.ratelimit.get(self.route, tier, "allowed"), m.reserved.get(self.route, tier),
-                         m.settled.get(self.route, tier), m.released.get(self.route, tier))
-            self._counters[tier] = found
-        return found
 
     def run(self, ctx: RequestContext) -> Verdict:
-        tier = ctx.tier or DEFAULT_TIER
-        limits = self.limits.get(tier)
-        if limits is None:
+        tier = self.tiers.get(ctx.tier or DEFAULT_TIER)
+        if tier is None:
             return CONTINUE  # no limits for this tier
         payload = ctx.payload
         prompt = estimate_prompt_tokens(payload)
@@ -247,49 +251,45 @@ class AdmitStage:
             output = self.caps.limit(payload, ctx.tier) if self.caps is not None else asked_output(payload)
             if output is None:
                 output = DEFAULT_OUTPUT_TOKENS
-                if limits.tokens_per_minute is not None or limits.tokens_per_day is not None:
+                if tier.tokens:
                     payload["max_tokens"] = output  # what was reserved is all it may use
                     ctx.dirty = True
             choices = payload.get("n")
-            if isinstance(choices, int) and not isinstance(choices, bool) and choices > 1:
+            if choices.__class__ is int and choices > 1:
                 output *= choices
             tokens += output
         tenant = ctx.tenant
         key = self.keys.get(tenant)
         if key is None:
             key = self.keys[tenant] = limiter_key(self.route, tenant)
-        limiter = self.limiter
-        if self.sync:
-            decision = limiter.reserve(key, limits, tokens)  # type: ignore[union-attr]
+        memory = self.memory
+        if memory is not None:
+            decision = memory.reserve(key, tier.limits, tokens)
         else:
-            waiting = _Waiting(self, ctx, tier, prompt)
-            found = limiter.reserve_cb(key, limits, tokens, waiting)
+            found = self.limiter.reserve_cb(key, tier.limits, tokens, _Waiting(self, ctx, tier, prompt))
             if found is None:
                 return ctx.suspend()  # the callback ends the suspension (a client gone meanwhile: released)
             decision = found
-        if self.decided(ctx, decision, tier, prompt):
-            return CONTINUE
-        return ANSWERED
+        return CONTINUE if self.decided(ctx, decision, tier, prompt) else ANSWERED
 
-    def decided(self, ctx: RequestContext, decision: Decision, tier: str, prompt: int) -> bool:
+    def decided(self, ctx: RequestContext, decision: Decision, tier: _Tier, prompt: int) -> bool:
         """Apply a decision: True to go on; False when the request was refused (answered with 429)."""
         headers = ratelimit_headers(decision)
         if headers:
             ctx.extra_headers += headers
-        allowed, reserved, settled, released = self._tier_counters(tier)
         if decision.allowed:
             if decision.pending:
-                ctx.on_settle(_Settle(decision, prompt, settled, released))
-            if allowed is not None:
+                ctx.on_settle(_Settle(decision, prompt, tier.settled, tier.released))
+            if tier.allowed is not None:
                 if decision.local or (not decision.pending and decision.limit_requests is None
                                       and decision.limit_tokens is None):
-                    self.metrics.ratelimit.inc(self.route, tier, "allowed_fallback")  # type: ignore[union-attr]
+                    self.metrics.ratelimit.inc(self.route, tier.name, "allowed_fallback")  # type: ignore[union-attr]
                 else:
-                    allowed.value += 1
-                reserved.value += decision.tokens
+                    tier.allowed.value += 1
+                tier.reserved.value += decision.tokens  # type: ignore[union-attr]
             return True
         if self.metrics is not None:
-            self.metrics.ratelimit.inc(self.route, tier, f"refused_{decision.refused_by}")
+            self.metrics.ratelimit.inc(self.route, tier.name, f"refused_{decision.refused_by}")
         error = refusal_error(decision)
         if decision.retry_after is None:
             ctx.extra_headers += b"x-should-retry: false\r\n"  # waiting cannot cure it: the request is too large

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from ..api.snapshot import GatewayConfig, NamedRoutePolicy
 from ..guard import GuardVerdict, PromptGuard
+from ..guard.guard import VERDICT_CACHE_ENTRIES
 from ..server.errors import GatewayError
 from .chain import ANSWERED, CONTINUE, Verdict
 from .prompt import last_user_text
@@ -98,22 +98,14 @@ class GuardStage:
         self.block = guard.action == "block"
         self.metrics = metrics
         self.embedder = embedder
+        self.limited = guard.config.max_messages is not None or guard.config.max_prompt_tokens is not None
         self._pass = metrics.guard.get(route, "pass") if metrics is not None else None
 
     def run(self, ctx: RequestContext) -> Verdict:
         guard = self.guard
         payload = ctx.payload
-        messages = payload.get("messages")
-        limits = guard.check_limits(messages=len(messages) if isinstance(messages, list) else 1,
-                                    prompt_tokens=ctx.prompt_tokens)
-        if limits.flagged:
-            self._count("limit")
-            if "limit:max-messages" in limits.reasons:
-                raise GatewayError(400, f"too many messages: this route accepts at most "
-                                        f"{guard.config.max_messages}", param="messages", code="too_many_messages")
-            raise GatewayError(400, f"the prompt is too long for this route: about {ctx.prompt_tokens} tokens, "
-                                    f"at most {guard.config.max_prompt_tokens}", param="messages",
-                               code="prompt_too_long")
+        if self.limited:
+            self.check_limits(ctx)
         texts = screened_texts(payload)
         if guard.needs_embedding:
             vector = getattr(ctx.intent, "vector", None)
@@ -125,12 +117,24 @@ class GuardStage:
             return CONTINUE if self.screen(ctx, texts, vector) else ANSWERED
         return CONTINUE if self.screen(ctx, texts, None) else ANSWERED
 
+    def check_limits(self, ctx: RequestContext) -> None:
+        """Raise the 400 for a request over the route's message or prompt-token limit."""
+        config = self.guard.config
+        messages = ctx.payload.get("messages")
+        limits = self.guard.check_limits(messages=len(messages) if isinstance(messages, list) else 1,
+                                         prompt_tokens=ctx.prompt_tokens if config.max_prompt_tokens else None)
+        if not limits.flagged:
+            return
+        self._count("limit")
+        if "limit:max-messages" in limits.reasons:
+            raise GatewayError(400, f"too many messages: this route accepts at most {config.max_messages}",
+                               param="messages", code="too_many_messages")
+        raise GatewayError(400, f"the prompt is too long for this route: about {ctx.prompt_tokens} tokens, "
+                                f"at most {config.max_prompt_tokens}", param="messages", code="prompt_too_long")
+
     def screen(self, ctx: RequestContext, texts: list[str], vector: NDArray[np.float32] | None) -> bool:
         """Score the texts; True to go on (passed or flagged), False when blocked (answered)."""
-        started = time.perf_counter()
         verdict = self.guard.check(texts, vector)
-        if self.metrics is not None:
-            self.metrics.guard_seconds.observe(time.perf_counter() - started)
         if not verdict.flagged:
             if self._pass is not None:
                 self._pass.value += 1
@@ -161,7 +165,9 @@ class GuardStage:
 def guard_stage(gateway: Gateway, config: GatewayConfig, policy: NamedRoutePolicy | None) -> GuardStage | None:
     if policy is None or policy.prompt_guard is None:
         return None
-    guard = PromptGuard(policy.prompt_guard)  # embedding mode embeds the exemplars here (off the loop)
+    # Embedding mode embeds the exemplars here (off the loop). Verdicts of recent texts are kept: a chat
+    # re-sends its earlier turns with every request.
+    guard = PromptGuard(policy.prompt_guard, verdict_cache=VERDICT_CACHE_ENTRIES)
     if not guard.active:
         return None
     embedder = None
