@@ -216,3 +216,23 @@ def test_cached_response_round_trip() -> None:
     e = CachedResponse(answer("x"), key="k", semantic_text="q")
     back = CachedResponse.from_bytes(e.to_bytes())
     assert (back.body, back.key, back.semantic_text) == (e.body, e.key, e.semantic_text)
+
+
+def test_hnsw_then_embedder_in_one_process() -> None:
+    """An HNSW index built before the embedder loads must not crash the process (a usearch release
+    segfaulted when onnxruntime was imported after it)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("import numpy as np\n"
+            "from tokenway_gateway.cache import VectorIndex\n"
+            "ix = VectorIndex(4, ann_threshold=0)\n"
+            "ix.add('a', np.array([1, 0, 0, 0], dtype=np.float32))\n"
+            "from tokenway_gateway.semantic import get_embedder\n"
+            "print(get_embedder().embed(['ok']).shape, ix.kind)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": str(root / "dataplane"), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "(1, 384) hnsw" in out.stdout

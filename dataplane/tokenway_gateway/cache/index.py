@@ -17,6 +17,7 @@ the build are replayed before the swap. Adds are expected from one writer at a t
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -84,6 +85,11 @@ class _Hnsw:
     """An HNSW graph (usearch): removals free their slots for later adds."""
 
     def __init__(self, dim: int, capacity: int) -> None:
+        # usearch 2.26.6 and onnxruntime 1.32 crash the process (SIGSEGV) when onnxruntime is
+        # imported after usearch; in the other order both work. pyproject excludes that usearch
+        # release; loading onnxruntime first keeps any other release safe too.
+        with contextlib.suppress(ImportError):
+            import onnxruntime  # noqa: F401
         from usearch.index import Index
 
         self.index: Any = Index(ndim=dim, metric="ip", dtype="f32", connectivity=HNSW_M,
