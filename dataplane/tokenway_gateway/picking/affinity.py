@@ -127,10 +127,9 @@ class Affinity:
     def prior(self, endpoint: Endpoint) -> float:
         """Expected fraction of the prompt cached on the endpoint: placement prior or learned match."""
         value = 0.0
-        for home, prior in zip(self.homes, self.priors, strict=False):
-            if home is endpoint:
-                value = prior
-                break
+        homes = self.homes
+        if endpoint in homes:
+            value = self.priors[homes.index(endpoint)]
         if endpoint is self.owner and self.hashes:
             learned = self.depth / len(self.hashes)
             if learned > value:
@@ -220,6 +219,8 @@ class PrefixScorer:
         self.ring = ring
         self.min_chars = min_tokens * CHARS_PER_TOKEN
         self.spread = TenantSpread()
+        self._groups: dict[tuple[int, int], list[Endpoint]] = {}
+        self._groups_ring = ring
         self._last = NO_AFFINITY
 
     def anchor(self, hashes: Sequence[int], depth: int) -> int:
@@ -263,7 +264,7 @@ class PrefixScorer:
             return homes, list(HOME_PRIORS[:len(homes)])
         context = hashes[shared - 1]
         spread = min(self.spread.observe(context, size, now or time.monotonic()), self.MAX_GROUP)
-        group = self.ring.ranked(context, min(size, spread + 1))
+        group = self._group(context, min(size, spread + 1))
         members = min(spread, len(group))
         first = jump_hash(anchor, members)
         second = (first + 1) % members if members > 1 else min(1, len(group) - 1)
@@ -278,6 +279,20 @@ class PrefixScorer:
                 homes.append(group[i])
                 priors.append(share)
         return homes, priors
+
+    def _group(self, context: int, count: int) -> list[Endpoint]:
+        """The context's preference list on the ring, memoized (bounded) while the ring stays the same."""
+        ring = self.ring
+        if ring is not self._groups_ring:
+            self._groups.clear()
+            self._groups_ring = ring
+        key = (context, count)
+        group = self._groups.get(key)
+        if group is None:
+            if len(self._groups) >= TenantSpread.CAPACITY:
+                self._groups.clear()
+            group = self._groups[key] = ring.ranked(context, count)
+        return group
 
     def candidates(self, request: PickRequest) -> list[Endpoint]:
         affinity = self.prepare(request)
