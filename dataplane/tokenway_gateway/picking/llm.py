@@ -17,8 +17,8 @@ load; otherwise it is scored like any other request. Candidates: the whole pool 
 16 endpoints, else the affinity candidates plus `sampleSize` random endpoints.
 
 The per-candidate signals are computed once per pick in one pass (the filters and
-scorers of this picker share them), which keeps a pick within a few microseconds
-per candidate; the modular Filter/Scorer classes serve the generic ScoringPicker.
+scorers of this picker share them), which keeps a pick within a few microseconds per
+candidate; the generic ScoringPicker composes Filter/Scorer objects instead.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Load scorers: each adds weight x score (0..1, higher is better) to every candidate's total.
+"""Scorers of the generic frame (picker.ScoringPicker): each adds weight x score (0..1, higher is
+better) to every candidate's total, normalized min-max over the candidates as the Inference
+Extension's queue scorer does: the least loaded candidate scores 1, the most loaded 0.
 
-Relative scorers (in-flight, queue, TTFT) normalize min-max over the candidates, as the
-Inference Extension's queue scorer does: the least loaded candidate scores 1, the most
-loaded 0, equal candidates all score 1. The KV-cache scorer is absolute (1 - use).
+The llm-aware picker (llm.py) computes its scorers (queue, KV cache, in-flight, TTFT, prefix) in
+one pass over shared per-candidate signals instead, for speed; the formulas are the same.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import PickRequest
-from .signals import Freshness
 
 if TYPE_CHECKING:
     from ..routing.endpoints import Endpoint
@@ -44,49 +44,3 @@ class InFlightScorer(_NoState):
     def score(self, request: PickRequest, candidates: list[Endpoint], totals: list[float], weight: float,
               now: float) -> None:
         _add_min_max([e.in_flight / e.weight for e in candidates], totals, weight)
-
-
-class QueueScorer(_NoState):
-    """The engine's waiting queue (scraped), plus what the gateway sent since the scrape."""
-
-    name = "queue"
-
-    def __init__(self, freshness: Freshness) -> None:
-        self.freshness = freshness
-
-    def score(self, request: PickRequest, candidates: list[Endpoint], totals: list[float], weight: float,
-              now: float) -> None:
-        queue = self.freshness.queue
-        _add_min_max([queue(e, now) for e in candidates], totals, weight)
-
-
-class KVCacheScorer(_NoState):
-    """Free KV cache: 1 - vllm:kv_cache_usage_perc (a stale figure fades towards free)."""
-
-    name = "kv_cache"
-
-    def __init__(self, freshness: Freshness) -> None:
-        self.freshness = freshness
-
-    def score(self, request: PickRequest, candidates: list[Endpoint], totals: list[float], weight: float,
-              now: float) -> None:
-        kv = self.freshness.kv_usage
-        for i, endpoint in enumerate(candidates):
-            totals[i] += weight * (1.0 - min(1.0, kv(endpoint, now)))
-
-
-class TTFTScorer(_NoState):
-    """EWMA of the endpoint's observed time to first token; an endpoint without samples scores as the best."""
-
-    name = "ttft"
-
-    def score(self, request: PickRequest, candidates: list[Endpoint], totals: list[float], weight: float,
-              now: float) -> None:
-        values = [e.ttft_ewma for e in candidates]
-        known = [v for v in values if v > 0.0]
-        if not known:
-            for i in range(len(totals)):
-                totals[i] += weight
-            return
-        best = min(known)
-        _add_min_max([v if v > 0.0 else best for v in values], totals, weight)
