@@ -33,6 +33,7 @@ from .base import PickRequest
 from .outlier import OutlierDetector
 from .picker import EndpointPicker, PoolLoad
 from .ring import HashRing, key_of
+from .scraper import MAX_SCRAPES_PER_SECOND
 from .signals import Freshness
 
 if TYPE_CHECKING:
@@ -44,13 +45,19 @@ SESSION_CHOICES = 2  # ring choices a session may use before it is scored like a
 IN_FLIGHT_FLOOR = 4.0
 
 
+def scrape_period(interval: float, endpoints: int) -> float:
+    """How often an endpoint's metrics are really scraped: the scraper stretches rounds on big pools."""
+    return max(interval, endpoints / MAX_SCRAPES_PER_SECOND)
+
+
 class LlmAwarePicker(EndpointPicker):
     algorithm = "llm-aware"
 
     def __init__(self, pool: str, endpoints: list[Endpoint], outlier: OutlierDetector, lb: LoadBalancing,
                  index: AffinityIndex) -> None:
         super().__init__(pool, endpoints, outlier, lb.sample_size)
-        self.freshness = Freshness(lb.metrics_interval_seconds)
+        self.interval = lb.metrics_interval_seconds
+        self.freshness = Freshness(scrape_period(self.interval, len(endpoints)))
         self.queue_threshold = float(lb.queue_threshold)
         self.kv_threshold = lb.kv_cache_threshold
         self.ring = HashRing(endpoints)
@@ -71,6 +78,7 @@ class LlmAwarePicker(EndpointPicker):
             self.ring = self.prefix.ring = HashRing(endpoints)
         super().update(endpoints)
         self.load.endpoints = endpoints
+        self.freshness.set_period(scrape_period(self.interval, len(endpoints)))
 
     def saturated(self, endpoint: Endpoint, now: float) -> bool:
         freshness = self.freshness

@@ -19,6 +19,11 @@ class Freshness:
     __slots__ = ("fade", "stale_after")
 
     def __init__(self, interval: float) -> None:
+        self.stale_after = self.fade = 0.0
+        self.set_period(interval)
+
+    def set_period(self, interval: float) -> None:
+        """The scrape period, as the scraper really runs it."""
         self.stale_after = max(3.0 * interval, 0.05)
         self.fade = 3.0 * self.stale_after
 
