@@ -85,9 +85,9 @@ class _Hnsw:
     """An HNSW graph (usearch): removals free their slots for later adds."""
 
     def __init__(self, dim: int, capacity: int) -> None:
-        # usearch 2.26.6 and onnxruntime 1.32 crash the process (SIGSEGV) when onnxruntime is
-        # imported after usearch; in the other order both work. pyproject excludes that usearch
-        # release; loading onnxruntime first keeps any other release safe too.
+        # usearch 2.26.2-2.26.6 with onnxruntime 1.32 crash the process (SIGSEGV) when onnxruntime
+        # is imported after usearch; in the other order both work. pyproject pins usearch below
+        # 2.26.2; loading onnxruntime first keeps later releases safe too.
         with contextlib.suppress(ImportError):
             import onnxruntime  # noqa: F401
         from usearch.index import Index
