@@ -77,7 +77,7 @@ async def test_scraper_feeds_the_llm_aware_picker(sims: Callable[..., asyncio.Fu
     picker = registry.picker("p", lb, None, eps)
     registry.start()
     try:
-        await wait_for(lambda: eps[0].scraped_at > 0 and eps[1].scraped_at > 0)
+        await wait_for(lambda: eps[0].scraped_at > 0 and eps[1].served_models is not None)
         assert eps[1].served_models is not None and "m" in eps[1].served_models
         # Load the busy replica directly (not through the gateway): only the scrape can reveal it.
         body = {"model": "m", "prompt": "hello", "max_tokens": 1}
