@@ -61,6 +61,7 @@ class RetryPolicy:
 DEFAULT_RETRY = RetryPolicy()
 NO_RETRY = RetryPolicy(attempts=1)
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)  # HTTP/1.1 servers: no churn
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -145,8 +146,12 @@ class KubeClient:
         if self._client is None or identity != self._client_creds:
             if self._client is not None:
                 self._retired.append(self._client)  # requests in flight on it may finish
+            # HTTP/2 (as client-go speaks it): one TLS connection carries every concurrent request. Over
+            # HTTP/1.1, bursts of concurrent reconciles would open, handshake and close connections by the
+            # hundred once the keep-alive pool is full.
             self._client = httpx.AsyncClient(
-                base_url=self.connection.server, verify=self.connection.ssl_context(creds), timeout=self._timeout)
+                base_url=self.connection.server, verify=self.connection.ssl_context(creds), timeout=self._timeout,
+                http2=True, limits=POOL_LIMITS)
             self._client_creds = identity
         return self._client
 
