@@ -9,13 +9,19 @@ Figures:
      p50 / p99 / max over M changes, with the N pools present (target p99 <= 2 s);
   3. the operator's RSS with N pools.
 
-    python bench/operator_bench.py [--pools 200] [--changes 50]
+Every pool has autoscaling on (--no-autoscaling turns it off): one autoscaler timer per pool, each
+reading a real Prometheus (started here when the `prometheus` binary exists; its targets come from the
+API server's EndpointSlices; the pools have no replicas to scrape, so they hold their size).
+
+    python bench/operator_bench.py [--pools 200] [--changes 50] [--no-autoscaling]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import statistics
 import sys
 import time
@@ -25,14 +31,16 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "dataplane", ROOT / "operator"):
+for path in (ROOT, ROOT / "dataplane", ROOT / "operator", ROOT / "tests"):
     sys.path.insert(0, str(path))
 
+from prometheus_server import PrometheusServer, prometheus_binary  # noqa: E402
 from tokenway_gateway.config.kube_source import KubeConnection  # noqa: E402
 from tokenway_gateway.config.store import parse_config  # noqa: E402
 
 from e2e.conftest import OperatorProcess, apply, bind_operator_rbac, install_crds  # noqa: E402
 from e2e.kube_cluster import ControlPlane  # noqa: E402
+from e2e.prometheus_sd import SliceDiscovery  # noqa: E402
 from e2e.propagation import GatewayConfigWatch, endpoint_slice  # noqa: E402
 
 NS = "bench"
@@ -51,10 +59,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+AUTOSCALING = True
+
+
 def pool_body(name: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {"models": [{"name": name}], "replicas": {"min": 1, "max": 1}}
+    if AUTOSCALING:
+        spec["replicas"] = {"min": 1, "max": 4}
+        spec["autoscaling"] = {"enabled": True}
     return {"apiVersion": "tokenway.io/v1alpha1", "kind": "InferencePool",
-            "metadata": {"name": name, "namespace": NS},
-            "spec": {"models": [{"name": name}], "replicas": {"min": 1, "max": 1}}}
+            "metadata": {"name": name, "namespace": NS}, "spec": spec}
 
 
 def reconciled(client: httpx.Client, n: int) -> tuple[int, int, int]:
@@ -120,10 +134,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pools", type=int, default=200)
     parser.add_argument("--changes", type=int, default=50)
+    parser.add_argument("--no-autoscaling", action="store_true", help="pools without autoscaling (no timers)")
     args = parser.parse_args()
-    with ControlPlane() as cp:
+    global AUTOSCALING
+    AUTOSCALING = not args.no_autoscaling
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; "
+          f"autoscaling {'on' if AUTOSCALING else 'off'} for every pool")
+    with ControlPlane() as cp, contextlib.ExitStack() as stack:
         install_crds(cp)
-        operator = OperatorProcess(cp, bind_operator_rbac(cp), "--resync-seconds", "3600").start()
+        extra = ["--resync-seconds", "3600"]
+        if AUTOSCALING and prometheus_binary() is not None:
+            discovery = stack.enter_context(SliceDiscovery(cp, cp.workdir / "targets.yml", period=5.0))
+            prom = stack.enter_context(PrometheusServer(discovery.config(interval="5s")))
+            extra += ["--prometheus-url", prom.url]
+            print(f"prometheus {prom.url}; operator --autoscale-interval 15 (default)")
+        operator = OperatorProcess(cp, bind_operator_rbac(cp), *extra).start()
         try:
             assert operator.process is not None
             idle = rss_mib(operator.process.pid)

@@ -96,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
         start_http_server(args.metrics_port)
     autoscale = AutoscaleSettings(prometheus_url=args.prometheus_url, interval_seconds=args.autoscale_interval,
                                   status_interval_seconds=args.autoscale_status_interval)
-    register_autoscaler(autoscale)
-    memo = kopf.Memo(connection=connection, operator_settings=settings, autoscale_settings=autoscale)
+    parts = register_autoscaler(autoscale)
+    memo = kopf.Memo(connection=connection, operator_settings=settings, autoscaling=parts)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(kopf.operator(
             clusterwide=not args.namespace,

@@ -28,38 +28,47 @@ def offset(uid: str, interval: float) -> float:
     return int(hashlib.sha256(uid.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF * interval
 
 
-def autoscaler(memo: Any) -> Autoscaler:
-    found: Autoscaler | None = getattr(memo, "autoscaler", None)
-    if found is None:
-        settings: AutoscaleSettings = memo.autoscale_settings
-        found = memo.autoscaler = Autoscaler(memo.runtime.shared, memo.runtime.pools, source(memo), settings)
-    return found
+class Parts:
+    """The autoscaler's shared objects. kopf gives each object's handlers a shallow copy of the operator's
+    memo, so they hang off this one holder (put in the memo before kopf starts), never off a copy."""
 
+    def __init__(self, settings: AutoscaleSettings) -> None:
+        self.settings = settings
+        self._source: PrometheusSource | None = None
+        self._autoscaler: Autoscaler | None = None
+        self._reporter: RegionReporter | None = None
 
-def source(memo: Any) -> PrometheusSource:
-    found: PrometheusSource | None = getattr(memo, "prometheus", None)
-    if found is None:
-        settings: AutoscaleSettings = memo.autoscale_settings
-        found = memo.prometheus = PrometheusSource(settings.prometheus_url, ttl=settings.interval_seconds / 2,
-                                                   timeout=settings.query_timeout_seconds)
-    return found
+    def source(self) -> PrometheusSource:
+        if self._source is None:
+            s = self.settings
+            self._source = PrometheusSource(s.prometheus_url, ttl=s.interval_seconds / 2,
+                                            timeout=s.query_timeout_seconds)
+        return self._source
 
+    def autoscaler(self, memo: Any) -> Autoscaler:
+        if self._autoscaler is None:
+            self._autoscaler = Autoscaler(memo.runtime.shared, memo.runtime.pools, self.source(), self.settings)
+        return self._autoscaler
 
-def reporter(memo: Any) -> RegionReporter:
-    found: RegionReporter | None = getattr(memo, "region_reporter", None)
-    if found is None:
-        settings: AutoscaleSettings = memo.autoscale_settings
-        found = memo.region_reporter = RegionReporter(memo.runtime.shared, memo.runtime.pools, source(memo),
-                                                      ttl=settings.interval_seconds / 2)
-    return found
+    def reporter(self, memo: Any) -> RegionReporter:
+        if self._reporter is None:
+            self._reporter = RegionReporter(memo.runtime.shared, memo.runtime.pools, self.source(),
+                                            ttl=self.settings.interval_seconds / 2)
+        return self._reporter
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
 
 
 def _autoscaled(spec: Any, **_: Any) -> bool:
     return bool((spec.get("autoscaling") or {}).get("enabled")) and spec.get("engine") != "external"
 
 
-def register(settings: AutoscaleSettings) -> None:
+def register(settings: AutoscaleSettings) -> Parts:
+    """Register the timers; put the returned holder in the operator's memo as ``autoscaling``."""
     interval = settings.interval_seconds
+    parts = Parts(settings)
 
     def spread(body: kopf.Body, **_: Any) -> float:
         return offset(str(body.get("metadata", {}).get("uid", "")), interval)
@@ -68,7 +77,7 @@ def register(settings: AutoscaleSettings) -> None:
                 initial_delay=spread, when=_autoscaled)
     async def autoscale(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
         try:
-            await autoscaler(memo).tick(namespace or "", name)
+            await parts.autoscaler(memo).tick(namespace or "", name)
         except Exception:  # never let kopf retry-loop a tick; the next tick decides again
             log.exception("autoscaler tick of pool %s/%s failed", namespace, name)
 
@@ -76,12 +85,12 @@ def register(settings: AutoscaleSettings) -> None:
                 initial_delay=spread)
     async def regions(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
         try:
-            await reporter(memo).tick(namespace or "", name)
+            await parts.reporter(memo).tick(namespace or "", name)
         except Exception:
             log.exception("region status of gateway %s/%s failed", namespace, name)
 
     @kopf.on.cleanup()
-    async def close(memo: Any, **_: Any) -> None:
-        found: PrometheusSource | None = getattr(memo, "prometheus", None)
-        if found is not None:
-            found.close()
+    async def close(**_: Any) -> None:
+        parts.close()
+
+    return parts

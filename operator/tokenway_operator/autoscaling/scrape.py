@@ -4,7 +4,11 @@ Two jobs discover Tokenway's Services through EndpointSlices (what kube-proxy re
 replica is scraped as soon as it is an endpoint) and attach the labels the queries group
 by: ``namespace`` and ``pool`` on engine replicas, ``namespace`` and ``gateway`` on gateway
 replicas (whose series carry the pool as a metric label). ``tokenway scrape-config``
-prints it; the e2e tests and benchmarks run a real Prometheus with it.
+prints it.
+
+Debian's ``prometheus`` package is built without Kubernetes service discovery, so the
+tests and benchmarks run that real Prometheus with ``file_sd`` targets that
+:func:`slice_targets` derives from the same EndpointSlices with the same labels.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +89,34 @@ def static_scrape_config(targets: Sequence[StaticTarget], *, interval: str = "1s
     else:
         job["static_configs"] = [{"targets": [t.address], "labels": t.labels} for t in targets]
     return {"global": {"scrape_interval": interval, "evaluation_interval": interval}, "scrape_configs": [job]}
+
+
+def slice_targets(services: Sequence[Mapping[str, Any]], slices: Sequence[Mapping[str, Any]]) -> list[StaticTarget]:
+    """What the two jobs' relabeling keeps of these EndpointSlices, with the labels it attaches (pure)."""
+    labels_of = {((s.get("metadata") or {}).get("namespace"), (s.get("metadata") or {}).get("name")):
+                 (s.get("metadata") or {}).get("labels") or {} for s in services}
+    targets: list[StaticTarget] = []
+    for slice_ in slices:
+        meta = slice_.get("metadata") or {}
+        namespace = meta.get("namespace", "")
+        service = (meta.get("labels") or {}).get("kubernetes.io/service-name", "")
+        labels = labels_of.get((namespace, service), {})
+        if labels.get("app.kubernetes.io/managed-by") != "tokenway":
+            continue
+        component = labels.get("app.kubernetes.io/component")
+        own = {"pool": ("pool", "tokenway.io/pool"), "gateway": ("gateway", "tokenway.io/gateway")}.get(component or "")
+        port = next((p.get("port") for p in slice_.get("ports") or [] if p.get("name") == "http"), None)
+        if own is None or port is None:
+            continue
+        for endpoint in slice_.get("endpoints") or []:
+            for address in (endpoint.get("addresses") or [])[:1]:
+                host = f"[{address}]" if ":" in address else address
+                target = {"namespace": namespace, own[0]: labels.get(own[1], "")}
+                pod = (endpoint.get("targetRef") or {}).get("name")
+                if pod:
+                    target["pod"] = pod
+                targets.append(StaticTarget(f"{host}:{port}", target))
+    return targets
 
 
 def file_sd(targets: Sequence[StaticTarget]) -> str:
