@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from ..api.snapshot import GatewayConfig, NamedRoutePolicy
 from .admit import admit_stage
 from .authenticate import authenticate_stage
+from .cache import cache_stage
 from .guard import guard_stage
 from .intent import intent_stage, route_note_stage
 from .output_caps import output_caps_stage
@@ -41,7 +42,7 @@ EntryStageFactory = Callable[["Gateway", GatewayConfig], "Stage | None"]
 # Between parse and route, in order.
 ENTRY_STAGES: list[EntryStageFactory] = [authenticate_stage, intent_stage]
 # Between route and dispatch, in order.
-ROUTE_STAGES: list[StageFactory] = [route_note_stage, admit_stage, guard_stage, output_caps_stage]
+ROUTE_STAGES: list[StageFactory] = [route_note_stage, admit_stage, guard_stage, output_caps_stage, cache_stage]
 
 _PARSE, _ROUTE, _DISPATCH = ParseStage(), RouteStage(), DispatchStage()
 

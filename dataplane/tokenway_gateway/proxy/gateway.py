@@ -20,6 +20,7 @@ from ..config.store import ConfigStore
 from ..observability.metrics import GatewayMetrics
 from ..observability.tracing import NO_TRACER, Tracer, make_tracer
 from ..picking.registry import PickerRegistry
+from ..pipeline.cache_holder import CacheHolder
 from ..pipeline.chain import advance, advance_timed
 from ..pipeline.compile import ChainCompiler
 from ..pipeline.context import RequestContext
@@ -63,6 +64,7 @@ class Gateway:
         self.table: RoutingTable | None = None
         self.draining = False
         self.policies = PolicyState(self)  # keys, rate limiter, their metrics: kept across swaps
+        self.caches = CacheHolder(self)  # response caches, one per CachePolicy: kept across swaps
         # Per-stage time and calls when TOKENWAY_STAGE_TIMING=1 (the benchmark's CPU-µs per stage).
         if stage_timing is None:
             stage_timing = os.environ.get("TOKENWAY_STAGE_TIMING", "") == "1"
@@ -138,6 +140,7 @@ class Gateway:
     async def stop(self) -> None:
         await self.pickers.stop()
         await self.policies.aclose()
+        await self.caches.aclose()
         for connector in self.connectors.values():
             await connector.aclose()
 

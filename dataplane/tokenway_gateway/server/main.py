@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kube.add_argument("--context", default=None, help="kubeconfig context (default: its current-context)")
     parser.add_argument("--host", default="0.0.0.0", help="listen address (default 0.0.0.0)")
     parser.add_argument("--port", type=int, default=8080, help="listen port (default 8080)")
+    parser.add_argument("--admin-port", type=int, default=None,
+                        help="admin listener port (DELETE /admin/cache ...); off unless given, never the public port")
+    parser.add_argument("--admin-host", default="127.0.0.1", help="admin listen address (default 127.0.0.1)")
     parser.add_argument("--reload-interval", type=float, default=0.5, help="config file poll interval in seconds")
     parser.add_argument("--drain-seconds", type=float, default=None,
                         help="drain timeout on SIGTERM (default: server.drainSeconds of the config)")
@@ -74,6 +77,9 @@ async def serve(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key) or (args.tls_client_ca and not args.tls_cert):
         log.error("--tls-cert and --tls-key go together, and --tls-client-ca needs them")
         return 2
+    if args.admin_port is not None and args.admin_port != 0 and args.admin_port in (args.port, args.tls_port):
+        log.error("--admin-port must differ from the public ports (--port, --tls-port)")
+        return 2
     tls = TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
     store = ConfigStore()
     tasks: list[asyncio.Task[None]] = []
@@ -104,6 +110,7 @@ async def serve(args: argparse.Namespace) -> int:
     store.subscribe(lambda _: metrics.config_reloads.labels("applied").inc())
     store.on_reject(lambda _: metrics.config_reloads.labels("rejected").inc())
     gateway = Gateway(store, metrics, access_log=args.access_log)
+    gateway.caches.instance = args.kube_configmap or ""  # Redis cache keys: this gateway's, shared by its replicas
     from ..config.key_sources import start_key_sources
 
     key_tasks = await start_key_sources(
@@ -122,6 +129,18 @@ async def serve(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return 2
 
+    admin = None
+    if args.admin_port is not None:
+        from .admin import AdminServer
+
+        admin = AdminServer(gateway, args.admin_host, args.admin_port)
+        try:
+            await admin.start()
+        except OSError as exc:
+            log.error("cannot listen on %s:%d (admin): %s", args.admin_host, args.admin_port, exc.strerror or exc)
+            await server.stop()
+            return 2
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -135,6 +154,8 @@ async def serve(args: argparse.Namespace) -> int:
     await server.drain(drain)
     for task in tasks:
         task.cancel()
+    if admin is not None:
+        await admin.stop()
     await server.stop()
     await asyncio.to_thread(gateway.tracer.shutdown)  # flushes spans over the network
     log.info("stopped")
