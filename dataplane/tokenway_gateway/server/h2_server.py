@@ -6,8 +6,8 @@ request on the plain port (both handed over by the HTTP/1.1 protocol, see
 :func:`take_over_prior_knowledge` and :func:`take_over_upgrade`). Each stream
 becomes a :class:`Request` exactly like an HTTP/1.1 request and goes to the same
 handler, so every stream runs the same stage chain. Frames are parsed by the
-``h2`` library; writes of all streams are coalesced into one transport write per
-turn of the event loop.
+``h2`` library; frames queued while a read is handled go out in one write at its end,
+and chunks relayed from upstream callbacks in one turn of the event loop share one write.
 
 Flow control both ways:
 
@@ -252,11 +252,19 @@ class H2Stream:
             return
         headers = _head(status, content_type, request, extra)
         headers.append((b"content-length", b"%d" % len(body)))
+        conn = self.conn
         if not body or request.method == b"HEAD":
-            self.conn.send_headers(self, headers, True)
-        else:
-            self.conn.send_headers(self, headers, False)
-            self.conn.write(self, body, True)
+            conn.send_headers(self, headers, True)
+            return
+        batching = conn._in_receive
+        conn._in_receive = True  # HEADERS and DATA in one write
+        try:
+            conn.send_headers(self, headers, False)
+            conn.write(self, body, True)
+        finally:
+            conn._in_receive = batching
+        if not batching:
+            conn._dirty()
 
     def send_error(self, error: GatewayError, request: Request, extra: bytes = b"") -> None:
         if (error.status == 429 or error.status == 503) and b"retry-after:" not in extra:
@@ -304,7 +312,7 @@ class H2ServerConnection(asyncio.Protocol):
         self._receiving: dict[int, H2Stream] = {}  # streams whose request is incomplete, oldest first
         self._blocked: set[H2Stream] = set()  # streams waiting for send window
         self._out: list[bytes] = []  # frames framed here, in order after what h2 had queued before them
-        self._in_receive = False
+        self._in_receive = False  # frames queued now are written once the read (or response) is handled
         self._flush_handle: asyncio.Handle | None = None
         self._resets = 0
         self._resets_until = 0.0
@@ -781,7 +789,14 @@ class H2ServerConnection(asyncio.Protocol):
                     active.resume_upstream()
 
     def _dirty(self) -> None:
-        """Frames are queued in h2: write them at the end of this read, or on the next loop turn."""
+        """Frames are queued: write them at the end of the read being handled, else on the next loop turn.
+
+        Chunks that several streams relay in one turn of the loop (upstream callbacks) share one
+        write: one syscall and, over TLS, one record instead of one per chunk. The cost is the rest
+        of the turn's callbacks as added latency; on a busy core the saved CPU is worth more
+        (bench/tls_h2.py, 64 streams over TLS on a loaded 2-core machine: ITL p99 76 ms writing each
+        chunk at once, 20 ms coalesced; CPU per relayed token then matches HTTP/1.1's).
+        """
         if self._in_receive or self._flush_handle is not None or self.closed:
             return
         self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
