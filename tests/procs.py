@@ -103,14 +103,15 @@ class ProcessFactory:
             wait_http(handle.url + "/health", proc=handle.proc, log=handle.log, verify=ca_file or True)
         return handle
 
-    def gateway(self, config: dict[str, Any], *flags: str, env: dict[str, str] | None = None) -> Proc:
+    def gateway(self, config: dict[str, Any], *flags: str, env: dict[str, str] | None = None,
+                ready_timeout: float = 20.0) -> Proc:
         port = free_port()
         config_path = self.workdir / f"gateway-{port}.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         handle = self._spawn("gateway", ["gateway", "--config", str(config_path), "--host", "127.0.0.1",
                                          "--port", str(port), "--reload-interval", "0.1", *flags], port, env)
         handle.extra["config_path"] = config_path
-        wait_http(handle.url + "/readyz", proc=handle.proc, log=handle.log)
+        wait_http(handle.url + "/readyz", timeout=ready_timeout, proc=handle.proc, log=handle.log)
         return handle
 
     def stop_all(self) -> None:

@@ -331,7 +331,7 @@ def routed(module_procs: ProcessFactory, sim: Proc) -> Iterator[Proc]:
             ],
         }],
     }
-    yield module_procs.gateway(config)
+    yield module_procs.gateway(config, ready_timeout=120)  # embeds ~200 examples at start: slow on a busy CPU
 
 
 GOLD = new_key()
