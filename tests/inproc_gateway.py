@@ -46,7 +46,7 @@ class InProcessGateway:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def apply(self, config: dict[str, Any]) -> bool:
