@@ -420,3 +420,44 @@ def test_multi_turn_misses_keep_prefix_affinity(procs: ProcessFactory) -> None:
     for s in sims:
         hits += metric(s.url, "vllm:prefix_cache_hits_total")
     assert hits > 0  # and the replica holding it reused its KV cache
+
+
+# ---- config swaps ------------------------------------------------------------------------------------
+
+
+def _reload(gw: Proc, config: dict[str, Any]) -> None:
+    import os
+
+    import yaml
+
+    path = gw.extra["config_path"]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+    os.replace(tmp, path)
+    deadline = time.monotonic() + 10
+    while metric(gw.url, "tokenway_config_info", version=config["version"]) != 1:
+        assert time.monotonic() < deadline, "the new config was not applied"
+        time.sleep(0.05)
+
+
+def test_entries_survive_config_swaps_while_the_policy_is_unchanged(procs: ProcessFactory, sim: Proc) -> None:
+    config = gateway_config({"m": sim.url}, [{"name": "kept", "ttlSeconds": 600}])
+    gw = procs.gateway(config)
+    assert status(chat(gw.url, "keep me")) == "miss"
+    time.sleep(0.05)
+    # Another version (a route added, the cache's own routes narrowed to the rule that serves): still a hit.
+    config = {**config, "version": "2", "caches": [{"name": "kept", "ttlSeconds": 600, "routes": ["all", "default"]}],
+              "routes": [{"name": "r", "rules": [{"name": "all", "backends": [{"pool": "p-m"}]}]}]}
+    _reload(gw, config)
+    assert status(chat(gw.url, "keep me")) == "miss"  # another route ("all"): its own partition
+    time.sleep(0.05)
+    assert status(chat(gw.url, "keep me")) == "hit"
+    _reload(gw, {**config, "version": "3"})
+    assert status(chat(gw.url, "keep me")) == "hit"
+    # Changed settings: a new cache, the old entries are gone (and the counters keep counting).
+    _reload(gw, {**config, "version": "4", "caches": [{"name": "kept", "ttlSeconds": 60, "routes": ["all"]}]})
+    assert status(chat(gw.url, "keep me")) == "miss"
+    assert metric(gw.url, "tokenway_cache_hits_total", cache="kept") == 2
+    # No cache policy any more: no cache stage, no header.
+    _reload(gw, {**config, "version": "5", "caches": []})
+    assert status(chat(gw.url, "keep me")) is None
