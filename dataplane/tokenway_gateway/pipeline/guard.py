@@ -55,8 +55,12 @@ def screened_texts(payload: dict[str, Any]) -> list[str]:
     """The texts to screen, in conversation order: user, tool and function turns, or the prompt."""
     messages = payload.get("messages")
     if isinstance(messages, list):
-        return [_text(m.get("content")) for m in messages
-                if isinstance(m, dict) and m.get("role", "user") in SCREENED_ROLES]
+        texts = []
+        for message in messages:
+            if message.__class__ is dict and message.get("role", "user") in SCREENED_ROLES:
+                content = message.get("content")
+                texts.append(content if content.__class__ is str else _text(content))
+        return texts
     prompt = payload.get("prompt", payload.get("input"))
     if isinstance(prompt, str):
         return [prompt]
