@@ -25,6 +25,10 @@ Targets (``--targets``, comma separated, in this order by default):
   tokenway-policies  the gateway with issue 8's access policies on: API keys (wrk sends a
                valid key), memory rate limits on every request (limits high enough never
                to refuse) and the prompt guard (block) on one RoutePolicy rule.
+  tokenway-cache  the gateway with an exact, in-memory response cache on every request and 0%
+               hits: wrk sends bench/wrk/chat_cache_miss.lua (temperature 0, a new prompt on every
+               request and run), so each request is looked up, missed, relayed and stored; streams
+               bypass the cache (cacheStreaming: false), so its streaming figures are the plain relay's.
 
 All targets run at once (idle while another is measured). Figures, phase by phase;
 within a phase the targets take turns for ``--rounds`` rounds (default 3) and the
@@ -95,7 +99,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 WRK_SCRIPT = BENCH / "wrk" / "chat.lua"
-ALL_TARGETS = ["direct", "haproxy", "vllm-router", "tokenway", "tokenway-chain", "tokenway-policies"]
+ALL_TARGETS = ["direct", "haproxy", "vllm-router", "tokenway", "tokenway-chain", "tokenway-policies", "tokenway-cache"]
 PROXY_REF = "vllm-router"
 CHAT_PATH = "/v1/chat/completions"
 
@@ -114,6 +118,10 @@ POLICIES_TARGET = "tokenway-policies"
 MIN_POLICIES_RPS_RATIO = 1.3
 BENCH_KEY = "tw-bench-dataplane-key"
 TARGET_HEADERS: dict[str, str] = {}  # target url -> one request header its clients send (the API key)
+# Issue 9's target: an exact memory cache on, 0% hits, still well ahead of vllm-router.
+CACHE_TARGET = "tokenway-cache"
+MIN_CACHE_RPS_RATIO = 1.3
+TARGET_SCRIPTS: dict[str, Path] = {}  # target url -> the wrk script its load uses instead of WRK_SCRIPT
 NOISY_CORE = 0.15  # share of the proxy's core used by other work above which the run is called noisy
 
 
@@ -438,6 +446,17 @@ routes:
     return cmd, env
 
 
+def cache_cmd(port: int, upstream: int, workdir: Path, args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """tokenway_cmd's gateway with an exact, in-memory response cache on every request (streams bypass it)."""
+    cmd, env = tokenway_cmd(port, upstream, workdir, args)
+    cfg = workdir / "tokenway-cache.yaml"
+    cfg.write_text((workdir / "tokenway.yaml").read_text() + """caches:
+  - {name: exact, mode: exact, backend: memory, cacheStreaming: false}
+""")
+    cmd[cmd.index("--config") + 1] = str(cfg)
+    return cmd, env
+
+
 def tokenway_env(args: argparse.Namespace) -> dict[str, str]:
     """The environment of a Tokenway gateway: its code from --tokenway-rev's export, else the working tree."""
     src = getattr(args, "tokenway_src", None) or REPO
@@ -472,6 +491,9 @@ def start_target(name: str, upstream: int, args: argparse.Namespace, workdir: Pa
     elif name == POLICIES_TARGET:
         cmd, env = policies_cmd(port, upstream, workdir, args)
         TARGET_HEADERS[f"http://127.0.0.1:{port}{CHAT_PATH}"] = f"Authorization: Bearer {BENCH_KEY}"
+    elif name == CACHE_TARGET:
+        cmd, env = cache_cmd(port, upstream, workdir, args)
+        TARGET_SCRIPTS[f"http://127.0.0.1:{port}{CHAT_PATH}"] = BENCH / "wrk" / "chat_cache_miss.lua"
     elif name == CHAIN_TARGET:
         cmd, env = tokenway_cmd(port, upstream, workdir, args)
         env["TOKENWAY_BENCH_NOOP_STAGES"] = str(args.noop_stages)
@@ -502,7 +524,7 @@ def run_wrk(args: argparse.Namespace, url: str, conns: int, seconds: int, header
             "--timeout",
             "5s",
             "-s",
-            str(WRK_SCRIPT),
+            str(TARGET_SCRIPTS.get(url, WRK_SCRIPT)),
             url,
             "--",
             args.model,
@@ -1026,6 +1048,7 @@ def report(
 
     checks += issue6_checks(targets, args, scaling)
     checks += policies_checks(targets)
+    checks += cache_checks(targets)
     lines = ["\nTargets from the issue (tokenway's are the ones that count; the others calibrate the bar):"]
     names = [t.name for t in targets]
     if "tokenway" not in names:
@@ -1181,6 +1204,25 @@ def policies_checks(targets: list[Target]) -> list[dict[str, Any]]:
                  "detail": detail}]
     return [{"target": POLICIES_TARGET, "check": name, "pass": None,
              "detail": f"not measured (needs {POLICIES_TARGET}'s and {PROXY_REF}'s figures)"}]
+
+
+def cache_checks(targets: list[Target]) -> list[dict[str, Any]]:
+    """Issue 9's overhead target: an exact cache on, every request a miss, still well ahead of vllm-router."""
+    by = {t.name: t for t in targets}
+    cached, ref, plain = by.get(CACHE_TARGET), by.get(PROXY_REF), by.get("tokenway")
+    if cached is None:
+        return []
+    rps, ref_rps = _get(cached, "c32", "rps"), _get(ref, "c32", "rps")
+    name = f"[issue 9] non-streaming req/s with an exact cache, 0% hits >= {MIN_CACHE_RPS_RATIO:.1f}x {PROXY_REF}"
+    if rps and ref_rps:
+        detail = f"{rps:,.0f} vs {ref_rps:,.0f} req/s = {rps / ref_rps:.2f}x"
+        plain_rps = _get(plain, "c32", "rps")
+        if plain_rps:
+            detail += f"; {rps / plain_rps:.2f}x tokenway without a cache"
+        return [{"target": CACHE_TARGET, "check": name, "pass": rps >= MIN_CACHE_RPS_RATIO * ref_rps,
+                 "detail": detail}]
+    return [{"target": CACHE_TARGET, "check": name, "pass": None,
+             "detail": f"not measured (needs {CACHE_TARGET}'s and {PROXY_REF}'s figures)"}]
 
 
 # ----------------------------------------------------------------------------- main

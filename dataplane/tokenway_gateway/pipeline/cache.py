@@ -30,10 +30,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..cache import CachedResponse, MemoryBackend, from_body, from_sse
 from ..routing.table import DEFAULT_ROUTE
 from .chain import ANSWERED, CONTINUE, Verdict
 
@@ -71,13 +72,32 @@ class _Store:
         self.plan = plan
 
     def __call__(self, ctx: RequestContext) -> None:
-        captured, status = ctx.capture, ctx.status
+        captured, status, cache = ctx.capture, ctx.status, self.cache
         if captured is None:  # cut off, cancelled or timed out: never stored
-            self.cache.store_nowait(self.plan, status, body=b"", completed=False)
+            cache.store_nowait(self.plan, status, body=b"", completed=False)
+        elif not cache.needs_async_lookup:  # exact-only memory cache: store now, no task
+            _store_now(cache, self.plan, status, captured, ctx.stream, ctx.usage)
         elif ctx.stream:
-            self.cache.store_nowait(self.plan, status, events=captured, usage=ctx.usage)
+            cache.store_nowait(self.plan, status, events=captured, usage=ctx.usage)
         else:
-            self.cache.store_nowait(self.plan, status, body=b"".join(captured) if captured else b"")
+            cache.store_nowait(self.plan, status, body=b"".join(captured) if captured else b"")
+
+
+def _store_now(cache: ResponseCache, plan: CachePlan, status: int, captured: list[bytes], stream: bool,
+               usage: dict[str, Any] | None) -> None:
+    """``ResponseCache.store`` for an exact-only memory cache, synchronously (what it awaits there is nothing:
+    no embedding, no Redis), so a miss costs no task. Only complete 2xx answers are kept."""
+    stats = cache.stats.route(plan.partition.route)
+    if not 200 <= status < 300:
+        stats.not_stored += 1
+        return
+    obj = from_sse(status, captured, usage) if stream else from_body(status, b"".join(captured))
+    backend = cache.backend
+    if obj is None or not isinstance(backend, MemoryBackend):
+        stats.not_stored += 1
+        return
+    backend.put_nowait(plan.partition, CachedResponse(body=orjson.dumps(obj), key=plan.key))
+    stats.stores += 1
 
 
 class _Lookup:
