@@ -99,7 +99,7 @@ class ClientCall:
         target = self.target
         self.ctx.call = self
         self.channel.active = self
-        loop = asyncio.get_running_loop()
+        loop = self.gateway.loop or asyncio.get_running_loop()
         self.deadline = loop.call_later(target.timeout, self._on_deadline)
         route = target.route_state
         route.active += 1

@@ -7,6 +7,7 @@ compiled per snapshot by :class:`ChainCompiler`. See docs/architecture.md.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -63,6 +64,8 @@ class Gateway:
         self.chains = ChainCompiler(self)
         self.table: RoutingTable | None = None
         self.draining = False
+        # The serving loop, once started: asyncio.get_running_loop() costs a getpid() per call.
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.policies = PolicyState(self)  # keys, rate limiter, their metrics: kept across swaps
         self.caches = CacheHolder(self)  # response caches, one per CachePolicy: kept across swaps
         # Per-stage time and calls when TOKENWAY_STAGE_TIMING=1 (the benchmark's CPU-µs per stage).
@@ -135,6 +138,7 @@ class Gateway:
 
     def start(self) -> None:
         """Start background work (metrics scraping, health checks) on the running loop."""
+        self.loop = asyncio.get_running_loop()
         self.pickers.start()
 
     async def stop(self) -> None:
