@@ -6,6 +6,7 @@ policy on; they take turns for ``--rounds`` rounds and medians are kept, so load
 over the run hits them alike. Variants (``--variants``):
 
   plain         no policies: the reference
+  rule          a RoutePolicy rule and nothing else (what every policy variant below routes through)
   auth          API keys (``auth.keys``): wrk sends a valid key
   auth-memory   keys + memory rate limits on a RoutePolicy (limits never reached)
   auth-redis    keys + Redis rate limits (a private redis-server on loopback)
@@ -45,7 +46,7 @@ from redis_server import RedisServer  # noqa: E402
 
 import dataplane as dp  # noqa: E402  (bench/dataplane.py: process, pinning and wrk helpers)
 
-VARIANTS = ["plain", "auth", "auth-memory", "auth-redis", "chain", "chain-unique"]
+VARIANTS = ["plain", "rule", "auth", "auth-memory", "auth-redis", "chain", "chain-unique"]
 KEY = "tw-bench-policies-key"
 UNIQUE_SCRIPT = BENCH / "wrk" / "chat_unique.lua"
 TARGETS_MS = {"auth-memory": 0.05, "auth-redis": 0.5}
@@ -58,8 +59,14 @@ pools:
     models: [{{name: {model}}}]
     endpoints: [{{url: "http://127.0.0.1:{upstream}"}}]
 """
+    rule = f"""routes:
+  - name: policies
+    rules: [{{name: all, match: {{models: [{model}]}}, backends: [{{pool: fake}}]}}]
+"""
     if variant == "plain":
         return text
+    if variant == "rule":
+        return text + rule
     text += f"""auth:
   keys: [{{sha256: "{hashlib.sha256(KEY.encode()).hexdigest()}", tenant: bench, tier: bench}}]
 """
@@ -67,11 +74,7 @@ pools:
         return text
     if variant == "auth-redis":
         text += f"limits: {{backend: redis, redisUrl: \"{redis_url}\"}}\n"
-    text += f"""routes:
-  - name: policies
-    rules: [{{name: all, match: {{models: [{model}]}}, backends: [{{pool: fake}}]}}]
-    rateLimits: [{{tier: bench, requestsPerMinute: 1000000000, tokensPerMinute: 1000000000000}}]
-"""
+    text += rule + "    rateLimits: [{tier: bench, requestsPerMinute: 1000000000, tokensPerMinute: 1000000000000}]\n"
     if variant.startswith("chain"):
         text += "    promptGuard: {enabled: true, action: block}\n"
     return text
@@ -79,7 +82,7 @@ pools:
 
 def wrk(args: argparse.Namespace, port: int, variant: str, conns: int, seconds: int) -> dict[str, Any]:
     script = UNIQUE_SCRIPT if variant == "chain-unique" else dp.WRK_SCRIPT
-    header = None if variant == "plain" else f"Authorization: Bearer {KEY}"
+    header = None if variant in ("plain", "rule") else f"Authorization: Bearer {KEY}"
     saved, dp.WRK_SCRIPT = dp.WRK_SCRIPT, script
     try:
         return dp.run_wrk(args, f"http://127.0.0.1:{port}{dp.CHAT_PATH}", conns, seconds, header)
@@ -95,7 +98,7 @@ def overhead(port: int, variant: str, model: str, count: int) -> list[float]:
     body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Say hello in five words."}],
                        "max_tokens": 16}).encode()
     headers = {"Content-Type": "application/json"}
-    if variant != "plain":
+    if variant not in ("plain", "rule"):
         headers["Authorization"] = f"Bearer {KEY}"
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     out = []
@@ -163,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                                 cwd=REPO)
                 procs.append(proc)
                 try:
-                    dp.wait_ready(port, proc, 60, None if variant == "plain" else {"Authorization": f"Bearer {KEY}"})
+                    keyed = variant not in ("plain", "rule")
+                    dp.wait_ready(port, proc, 60, {"Authorization": f"Bearer {KEY}"} if keyed else None)
                     break
                 except RuntimeError:
                     if attempt == 2:
