@@ -43,6 +43,7 @@ __all__ = ["ANONYMOUS_TENANT", "CacheHit", "CachePlan", "CacheStats", "ResponseC
 
 ANONYMOUS_TENANT = "anonymous"
 CANDIDATES = 4  # nearest neighbours checked per semantic lookup
+MAX_PARTITIONS = 65_536  # Partition objects kept for reuse (tenants x models x routes seen)
 Vec = npt.NDArray[np.float32]
 Backend = MemoryBackend | RedisBackend
 LookupObserver = Callable[[str, str, float], None]  # (route, outcome, seconds)
@@ -160,6 +161,7 @@ class ResponseCache:
         self.stats = CacheStats()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenway-cache")
         self._tasks: set[asyncio.Task[bool]] = set()
+        self._partitions: dict[tuple[str, str, str], Partition] = {}
 
     # -- planning -----------------------------------------------------------------------------
     @property
@@ -172,7 +174,13 @@ class ResponseCache:
 
     def partition(self, tenant: str | None, model: str, route: str) -> Partition:
         t = "*" if self.policy.scope == "global" else (tenant or ANONYMOUS_TENANT)
-        return Partition(t, model, route)
+        parts, key = self._partitions, (t, model, route)
+        found = parts.get(key)
+        if found is None:  # one object per partition, shared by its entries
+            if len(parts) >= MAX_PARTITIONS:
+                parts.clear()
+            found = parts[key] = Partition(t, model, route)
+        return found
 
     def plan(self, payload: Mapping[str, Any], *, tenant: str | None, model: str, route: str,
              cache_control_header: str | bytes | None = None) -> CachePlan:

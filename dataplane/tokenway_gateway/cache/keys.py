@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -40,9 +40,10 @@ SAMPLING = frozenset({"temperature", "top_p", "top_k", "min_p", "seed", "presenc
                       "frequency_penalty", "repetition_penalty"})
 
 
-@dataclass(frozen=True, slots=True)
-class Partition:
-    """A hard partition: lookups never see another partition's entries."""
+class Partition(NamedTuple):
+    """A hard partition: lookups never see another partition's entries.
+
+    A named tuple, so hashing and comparing it (every backend lookup and store does) run in C."""
 
     tenant: str
     model: str
