@@ -238,9 +238,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--targets", default=",".join(ALL_TARGETS))
     parser.add_argument("--seed", type=int, default=11, help="workload seed (tune on one, report on another)")
-    parser.add_argument("--rate", type=float, default=6.0,
-                        help="conversations per second (default %(default)s: ~22 requests/s, round robin's "
-                             "prefill lanes ~80%% busy)")
+    parser.add_argument("--rate", type=float, default=5.0,
+                        help="conversations per second (default %(default)s: ~20 requests/s, near the fleet's "
+                             "saturation under round robin)")
     parser.add_argument("--duration", type=float, default=90.0, help="seconds of conversation arrivals")
     parser.add_argument("--warmup", type=float, default=15.0, help="requests started earlier are not measured")
     parser.add_argument("--tenants", type=int, default=WorkloadSpec.tenants)

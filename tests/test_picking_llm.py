@@ -151,8 +151,9 @@ def test_sticky_until_saturated() -> None:
     moved = p.pick(Req(payload=conversation(1, 1, 3)), ())
     assert moved is not None and moved is not home
     scrape(home, waiting=0)
-    # The history now lives where turn 3 went (this replica remembers sending it there): it stays.
-    assert p.pick(Req(payload=conversation(1, 1, 4)), ()) is moved
+    assert p.pick(Req(payload=conversation(1, 1, 4)), ()) is home  # back home: placement, as every replica sees it
+    scrape(home, waiting=9)
+    assert p.pick(Req(payload=conversation(1, 1, 5)), ()) is not home
 
 
 def test_kv_saturation_filters_and_all_saturated_still_picks() -> None:

@@ -2,21 +2,25 @@
 
 Two sources of belief about which endpoint holds a prompt's KV cache:
 
-* Placement (deterministic): the conversation's anchor, the chained hash through its
-  first user message (or through the minimum match length, whichever is longer), is looked
-  up on a consistent-hash ring of the pool. Every turn of a conversation repeats the
-  anchor, and every gateway replica computes the same ring, so all of them send a
-  conversation to the same home without talking to each other. Prompts shorter than
-  the minimum match earn no affinity, so a short system prompt that every tenant
-  shares does not pull the whole fleet onto one endpoint.
+* Placement (deterministic, the same in every gateway replica): a prompt that opens
+  with a shared context (system/developer messages at least the minimum match long,
+  a tenant's instructions) gets a group: the context's first `spread` endpoints on a
+  consistent-hash ring of the pool, `spread` growing with the context's share of the
+  traffic (TenantSpread). The conversation's anchor (the chained hash through its
+  first user message, repeated by every later turn) picks its home inside the group
+  by jump hashing. A prompt without a long shared context is placed by its anchor
+  alone. Prompts shorter than the minimum match earn no affinity, so a short system
+  prompt that every tenant shares does not pull the fleet onto one endpoint.
 * Learning (per replica, bounded): an LRU map of block hash -> endpoint that picked
   requests were sent to (llm-d's approximate prefix index). The deepest match of a
-  prompt says where most of it was computed, even when placement moved it (a home
-  that was saturated at the time).
+  prompt is a candidate scored by how much of the prompt it covers, so a conversation
+  that left a saturated home has a warm second place; it never outranks placement,
+  which keeps N gateway replicas (each seeing 1/N of the turns) choosing as one.
 
-The scorer gives each candidate max(learned match fraction, placement prior); the
-load scorers and the saturation filter decide how far affinity is followed
-("sticky until saturated").
+Placement priors (expected fraction of the prompt in cache): home 1.0, the second
+choice max(0.5, context share), other group members the context's share of the
+prompt. The load scorers and the saturation filter decide how far affinity is
+followed ("sticky until saturated").
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ if TYPE_CHECKING:
 
 INDEX_CAPACITY = 1 << 16  # learned block entries per pool (a few MiB at most)
 HOME_PRIORS = (1.0, 0.5)  # placement prior of the ring's first and second choice
-LEARNED_OVERRIDE = True  # a replica's own record of a conversation beats placement
 
 
 CHARS_PER_TOKEN = 4
@@ -240,17 +243,6 @@ class PrefixScorer:
         else:
             owner, depth = self.index.deepest(hashes, shortest)
             homes, priors = self.place(hashes, shortest, now)
-            first_turn = hashes.first_turn_blocks if isinstance(hashes, PrefixHashes) else 0
-            if LEARNED_OVERRIDE and owner is not None and depth >= max(first_turn, shortest):
-                # This replica sent the conversation somewhere before: its history is there. That beats
-                # placement (which may have moved since, e.g. a group grew) and keeps the conversation put.
-                share = (hashes.system_blocks if isinstance(hashes, PrefixHashes) else 0) / len(hashes)
-                priors = [min(prior, max(share, HOME_PRIORS[1])) for prior in priors]
-                if owner in homes:
-                    priors[homes.index(owner)] = HOME_PRIORS[0]
-                else:
-                    homes = [owner, *homes]
-                    priors = [HOME_PRIORS[0], *priors]
             affinity = Affinity(request, hashes, homes, priors, owner, depth, shortest)
         self._last = affinity
         return affinity
