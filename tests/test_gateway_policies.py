@@ -216,10 +216,10 @@ def test_key_file_rotation_under_traffic_drops_nothing(procs: ProcessFactory, si
             body = stream.read().decode()
         assert body.rstrip().endswith("data: [DONE]")
         wait_for(lambda: traffic.statuses("new", rotated + took)[-1:] == [200])
-        time.sleep(0.3)
+        time.sleep(1.0)  # traffic after the rotation, for the checks below
     assert took < 2.0, took  # the file is polled every 0.1 s in tests (--reload-interval)
     assert set(traffic.statuses("stays")) == {200}, "a valid key was refused or dropped during the rotation"
-    after = rotated + took + 0.5
+    after = rotated + took + 0.3
     assert set(traffic.statuses("old", after)) == {403} and set(traffic.statuses("new", after)) == {200}
     assert set(traffic.statuses("old")) <= {200, 403} and set(traffic.statuses("new")) <= {200, 401}
     # A file that does not parse is refused whole; the last good keys stay in force.
@@ -245,10 +245,10 @@ def test_config_reload_rotates_keys_without_dropping_requests(procs: ProcessFact
         write_atomically(config_path, yaml.safe_dump(config("2", (stays, "b", False), (new, "c", False))))
         took = wait_for(lambda: chat(gw.url, old).status_code == 401)
         assert chat(gw.url, new).status_code == 200
-        time.sleep(0.3)
+        time.sleep(1.0)  # traffic after the rotation, for the checks below
     assert took < 2.0
     assert set(traffic.statuses("stays")) == {200}
-    assert set(traffic.statuses("old", rotated + took + 0.5)) == {401}
+    assert set(traffic.statuses("old", rotated + took + 0.3)) == {401}
 
 
 # ---- prompt guard on the labelled held-out set ---------------------------------------------------
