@@ -353,7 +353,12 @@ def test_policy_status_unsupported_fields_and_events(kube: Kube, harness: NodeHa
     supported = eventually(lambda: kube.condition("routepolicies", ns, "main", "Supported"), what="supported")
     assert supported["status"] == "True"  # power-of-two is enforced by the gateway
     cache = eventually(lambda: kube.condition("cachepolicies", ns, "cache", "Supported"), what="cache status")
-    assert cache["status"] == "False" and cache["reason"] == "NotSupportedYet"
+    assert cache["status"] == "True"  # the gateway caches (issue 9)
+    kube.apply_cr("cachepolicies", ns, "pooled", {"mode": "semantic", "embedding": {"kind": "pool", "pool": "emb"}},
+                  "CachePolicy")
+    pooled = eventually(lambda: kube.condition("cachepolicies", ns, "pooled", "Supported"), what="pooled status")
+    assert pooled["status"] == "False" and pooled["reason"] == "NotSupportedYet"
+    assert "spec.embedding" in pooled["message"]  # embeddings from a pool are not implemented: said so
     events = eventually(lambda: kube.events(ns, "main") if len(kube.events(ns, "main")) >= 2 else None,
                         what="route events")
     reasons = {(e["reason"], e["type"]) for e in events}

@@ -287,7 +287,7 @@ def test_unsupported_fields_named() -> None:
     # Every RoutePolicy field is enforced by the gateway (issues 7 and 8).
     assert unsupported_fields(spec) == []
     assert unsupported_fields(_route("a")) == []
-    assert unsupported_fields(CachePolicySpec()) == ["spec"]
+    assert unsupported_fields(CachePolicySpec()) == []  # the gateway caches (issue 9)
     assert unsupported_fields(pool(autoscaling={"enabled": True, "scaleToZero": True})) == []
     assert unsupported_fields(pool()) == []
     assert unsupported_fields(InferenceGatewaySpec.model_validate({"apiKeySecretRef": {"name": "keys"},

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from . import handlers  # noqa: F401  (registers the handlers)
     from .autoscaling.handlers import register as register_autoscaler
     from .autoscaling.loop import AutoscaleSettings
+    from .cache_status import register as register_cache_status
     from .logs import configure
     from .settings import Images, OperatorSettings
 
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     autoscale = AutoscaleSettings(prometheus_url=args.prometheus_url, interval_seconds=args.autoscale_interval,
                                   status_interval_seconds=args.autoscale_status_interval)
     parts = register_autoscaler(autoscale)
+    register_cache_status(parts.source)  # CachePolicy hit rates, from the same Prometheus
     memo = kopf.Memo(connection=connection, operator_settings=settings, autoscaling=parts)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(kopf.operator(

@@ -93,6 +93,7 @@ CACHE_POLICY = Kind(
     printer_columns=(
         {"name": "Mode", "type": "string", "jsonPath": ".spec.mode"},
         {"name": "Backend", "type": "string", "jsonPath": ".spec.backend"},
+        {"name": "Hit rate", "type": "number", "jsonPath": ".status.hitRate"},
         _STATUS_REASON,
         _AGE,
     ),

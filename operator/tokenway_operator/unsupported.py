@@ -17,7 +17,12 @@ def unsupported_fields(spec: BaseModel) -> list[str]:
     if isinstance(spec, RoutePolicySpec):
         return []  # every RoutePolicy field is enforced by the gateway
     if isinstance(spec, CachePolicySpec):
-        return ["spec"]  # the gateway has no response cache yet
+        fields = []
+        if spec.embedding.kind != "local" or spec.embedding.model is not None:
+            fields.append("spec.embedding")  # the gateway embeds with its local all-MiniLM-L6-v2 only
+        if spec.redis_secret_ref is not None:
+            fields.append("spec.redisSecretRef")  # the gateway cannot read it: use redisUrl
+        return fields
     return []  # InferencePool: autoscaling (issue 10) and region are enforced too
 
 

@@ -61,4 +61,12 @@ class CachePolicySpec(ApiModel):
 
 
 class CachePolicyStatus(ObjectStatus):
-    routes: int = Field(default=0, description="Route rules the policy applies to.")
+    routes: int = Field(default=0, description="Route rules (and the unmatched default route) the policy serves.")
+    hit_rate: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Hits / (hits + misses) over the last 5 minutes, all gateway replicas (from Prometheus); "
+                    "null when not measured.",
+    )
+    lookups_per_second: float | None = Field(
+        default=None, ge=0, description="Cache lookups per second over the last 5 minutes, all gateway replicas."
+    )
