@@ -461,3 +461,24 @@ def test_entries_survive_config_swaps_while_the_policy_is_unchanged(procs: Proce
     # No cache policy any more: no cache stage, no header.
     _reload(gw, {**config, "version": "5", "caches": []})
     assert status(chat(gw.url, "keep me")) is None
+
+
+def test_a_semantic_lookup_reuses_the_intent_stage_embedding() -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+    from tokenway_gateway.api import CachePolicySpec
+    from tokenway_gateway.cache import ResponseCache
+    from tokenway_gateway.pipeline.cache import _reuse_intent_vector
+    from tokenway_gateway.pipeline.intent import IntentDecision
+
+    cache = ResponseCache(CachePolicySpec(mode="semantic"), load_embedder=False)
+    vector = np.ones(384, dtype=np.float32)
+    # The intent stage embeds the last user turn as sent; the cache embeds it stripped: the same text is reused,
+    # another text (here: trailing spaces) is embedded again.
+    for last, reused in (("How do I reset my password?", True), ("How do I reset my password?  ", False)):
+        payload = {"model": "m", "temperature": 0, "messages": [{"role": "user", "content": last}]}
+        ctx = SimpleNamespace(payload=payload, intent=IntentDecision("support", 0.9, vector))
+        plan = cache.plan(payload, tenant=None, model="m", route="r")
+        _reuse_intent_vector(ctx, plan)  # type: ignore[arg-type]
+        assert (plan.vector is vector) is reused

@@ -37,6 +37,8 @@ import orjson
 from ..cache import CachedResponse, MemoryBackend, from_body, from_sse
 from ..routing.table import DEFAULT_ROUTE
 from .chain import ANSWERED, CONTINUE, Verdict
+from .intent import MAX_EMBED_CHARS
+from .prompt import last_user_text
 
 if TYPE_CHECKING:
     from ..api.snapshot import GatewayConfig, NamedRoutePolicy
@@ -165,6 +167,8 @@ class CacheStage:
             return CONTINUE
         plan = cache.plan(ctx.payload, tenant=ctx.tenant, model=ctx.model, route=target.route,
                           cache_control_header=ctx.request.header(b"cache-control"))
+        if plan.semantic is not None and ctx.intent is not None:
+            _reuse_intent_vector(ctx, plan)
         if not plan.lookup:
             ctx.add_header(BYPASS)
             if plan.store:  # no-cache: not served from the cache, but the fresh answer replaces the entry
@@ -223,6 +227,15 @@ class CacheStage:
         channel.end_stream()
         ctx.finish(200)
         return ANSWERED
+
+
+def _reuse_intent_vector(ctx: RequestContext, plan: CachePlan) -> None:
+    """The intent stage embedded the same text with the same (shared) embedder: no second embedding."""
+    vector = getattr(ctx.intent, "vector", None)
+    semantic = plan.semantic
+    if vector is not None and semantic is not None and \
+            last_user_text(ctx.payload)[:MAX_EMBED_CHARS] == semantic.text:
+        plan.vector = vector
 
 
 def route_caches(config: GatewayConfig, policy: NamedRoutePolicy | None,
