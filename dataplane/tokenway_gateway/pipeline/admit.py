@@ -42,7 +42,6 @@ from ..limits import (
     MemoryLimiter,
     RedisLimiter,
     build_limiter,
-    estimate_prompt_tokens,
     limiter_key,
     ratelimit_headers,
     refusal_error,
@@ -245,7 +244,7 @@ class AdmitStage:
         if tier is None:
             return CONTINUE  # no limits for this tier
         payload = ctx.payload
-        prompt = estimate_prompt_tokens(payload)
+        prompt = ctx.prompt_tokens
         tokens = math.ceil(prompt * DEFAULT_PROMPT_MARGIN)
         if ctx.path not in NO_OUTPUT_PATHS:
             output = self.caps.limit(payload, ctx.tier) if self.caps is not None else asked_output(payload)

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..limits.estimate import estimate_prompt_tokens
 from ..server.errors import GatewayError
 from .chain import ANSWERED, SUSPENDED, Stage, Verdict, resume
-from .prompt import estimate_tokens, prompt_text
+from .prompt import prompt_text
 
 if TYPE_CHECKING:
     from ..proxy.call import ClientCall
@@ -113,7 +114,7 @@ class RequestContext:
     def prompt_tokens(self) -> int:
         """A fast estimate of the prompt's token count."""
         if self._prompt_tokens < 0:
-            self._prompt_tokens = estimate_tokens(self.payload, self.prompt_text)
+            self._prompt_tokens = estimate_prompt_tokens(self.payload)
         return self._prompt_tokens
 
     @property

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-# Chat templates add a few tokens per message (role markers, separators).
-TOKENS_PER_MESSAGE = 4
-
 
 def _content_text(content: Any) -> str:
     if isinstance(content, str):
@@ -39,20 +36,3 @@ def last_user_text(payload: dict[str, Any]) -> str:
                 return _content_text(message.get("content"))
         return ""
     return prompt_text(payload)
-
-
-def estimate_tokens(payload: dict[str, Any], text: str) -> int:
-    """A fast prompt-token estimate: about 4 characters per token for English and code, plus
-    the chat template's per-message overhead. Admission reserves on it; settling corrects it."""
-    messages = payload.get("messages")
-    overhead = TOKENS_PER_MESSAGE * len(messages) if isinstance(messages, list) else 0
-    return (len(text) + 3) // 4 + overhead
-
-
-def requested_output_tokens(payload: dict[str, Any]) -> int | None:
-    """``max_completion_tokens`` or ``max_tokens`` when the client set one."""
-    for field in ("max_completion_tokens", "max_tokens"):
-        value = payload.get(field)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return None

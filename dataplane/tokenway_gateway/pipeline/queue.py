@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..server.errors import GatewayError
 from .chain import CONTINUE, Verdict
-from .prompt import requested_output_tokens
+from .output_caps import asked_output
 
 if TYPE_CHECKING:
     from ..api.route import QueueLimits
@@ -119,7 +119,7 @@ class QueueStage:
             raise GatewayError(429, f"the queue of pool {state.name!r} is full; retry shortly",
                                type_="rate_limit_error", code="queue_full")
         waiter = Waiter(ctx, _tenant(ctx, limits), _priority(ctx, limits))
-        cost = (ctx.prompt_tokens + (requested_output_tokens(ctx.payload) or DEFAULT_OUTPUT_COST)) / \
+        cost = (ctx.prompt_tokens + (asked_output(ctx.payload) or DEFAULT_OUTPUT_COST)) / \
             max(0.01, limits.tier_weights.get(ctx.tier or "", 1.0))
         queue.push(waiter, cost)
         waiter.timer = asyncio.get_running_loop().call_later(limits.max_wait_seconds, self._expire, state, waiter)
