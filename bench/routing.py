@@ -242,7 +242,8 @@ def main() -> int:
                         help="conversations per second (default %(default)s: ~20 requests/s, near the fleet's "
                              "saturation under round robin)")
     parser.add_argument("--duration", type=float, default=90.0, help="seconds of conversation arrivals")
-    parser.add_argument("--warmup", type=float, default=15.0, help="requests started earlier are not measured")
+    parser.add_argument("--warmup", type=float, default=30.0,
+                        help="requests started earlier are not measured (cold caches, group sizes settling)")
     parser.add_argument("--tenants", type=int, default=WorkloadSpec.tenants)
     parser.add_argument("--send-user", action="store_true", help="send the OpenAI `user` field (a session key)")
     parser.add_argument("--replicas", type=int, default=6)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 INDEX_CAPACITY = 1 << 16  # learned block entries per pool (a few MiB at most)
 HOME_PRIORS = (1.0, 0.5)  # placement prior of the ring's first and second choice
+OVERFLOW_PRIOR = 0.5  # share of a context's prior its overflow endpoint gets
 
 
 CHARS_PER_TOKEN = 4
@@ -270,6 +271,11 @@ class PrefixScorer:
             if i != first and i != second:
                 homes.append(group[i])
                 priors.append(share)
+        if len(group) > members and second != members:
+            # The next endpoint on the context's ring takes its overflow, the same one in every replica,
+            # so spilled requests warm one more endpoint instead of scattering.
+            homes.append(group[members])
+            priors.append(share * OVERFLOW_PRIOR)
         return homes, priors
 
     def _group(self, context: int, count: int) -> list[Endpoint]:
