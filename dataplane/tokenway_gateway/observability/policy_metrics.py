@@ -14,42 +14,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .metrics import FastCounter, FastHistogram
+from .metrics import CounterFamily, FastHistogram
 
 # Embedding takes milliseconds (more under load), so the intent histogram starts at 0.1 ms and ends at 5 s.
 EMBED_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 
-Labels = tuple[str, ...]
-
-
-class CounterFamily:
-    """Counters by label values, exported as one family."""
-
-    __slots__ = ("counters", "documentation", "labels", "name")
-
-    def __init__(self, name: str, documentation: str, labels: Labels) -> None:
-        self.name = name
-        self.documentation = documentation
-        self.labels = labels
-        self.counters: dict[Labels, FastCounter] = {}
-
-    def get(self, *values: str) -> FastCounter:
-        counter = self.counters.get(values)
-        if counter is None:
-            counter = self.counters[values] = FastCounter()
-        return counter
-
-    def inc(self, *values: str, amount: float = 1.0) -> None:
-        counter = self.counters.get(values)
-        if counter is None:
-            counter = self.counters[values] = FastCounter()
-        counter.value += amount
-
-    def family(self) -> CounterMetricFamily:
-        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
-        for values, counter in list(self.counters.items()):
-            family.add_metric(list(values), counter.value)
-        return family
 
 
 class PolicyMetrics(Collector):
