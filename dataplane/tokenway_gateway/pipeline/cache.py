@@ -98,7 +98,8 @@ def _store_now(cache: ResponseCache, plan: CachePlan, status: int, captured: lis
     if obj is None or not isinstance(backend, MemoryBackend):
         stats.not_stored += 1
         return
-    backend.put_nowait(plan.partition, CachedResponse(body=orjson.dumps(obj), key=plan.key))
+    # orjson's result keeps its 4 KiB working buffer: a copy of the exact size is what a cache should hold.
+    backend.put_nowait(plan.partition, CachedResponse(body=bytes(memoryview(orjson.dumps(obj))), key=plan.key))
     stats.stores += 1
 
 
