@@ -482,3 +482,34 @@ def test_a_semantic_lookup_reuses_the_intent_stage_embedding() -> None:
         plan = cache.plan(payload, tenant=None, model="m", route="r")
         _reuse_intent_vector(ctx, plan)  # type: ignore[arg-type]
         assert (plan.vector is vector) is reused
+
+
+def test_hits_over_h2c_streams(procs: ProcessFactory, sim: Proc) -> None:
+    import orjson
+    from h2_client import RawH2
+
+    gw = procs.gateway(gateway_config({"m": sim.url}, [{"name": "exact"}]))
+    body = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "over h2"}], "temperature": 0,
+                         "max_tokens": 8, "stream": True, "stream_options": {"include_usage": True}})
+    client = RawH2(gw.port)
+    try:
+        first = client.request(body=body)
+        client.wait(first)
+        time.sleep(0.1)
+        hits = [client.request(body=body) for _ in range(4)]  # concurrent streams on one connection
+        client.wait(hits)
+        assert client.responses[first].headers[b"x-tokenway-cache"] == b"miss"
+        missed = client.responses[first].text()
+        for stream_id in hits:
+            response = client.responses[stream_id]
+            assert response.status == 200 and response.headers[b"x-tokenway-cache"] == b"hit"
+            text = response.text()
+            assert text.endswith("data: [DONE]\n\n") and '"usage":{' in text
+            contents = [orjson.loads(line[6:])["choices"] for line in text.splitlines()
+                        if line.startswith("data: {")]
+            assert "".join(c[0]["delta"].get("content") or "" for c in contents if c) == "".join(
+                c[0]["delta"].get("content") or "" for c in
+                (orjson.loads(line[6:])["choices"] for line in missed.splitlines() if line.startswith("data: {"))
+                if c)
+    finally:
+        client.close()
