@@ -121,6 +121,8 @@ class Model:
         heapq.heappush(self.events, (when, next(self.seq), action))
 
     def run(self, until: float) -> None:
+        if self.args.stall_for > 0:
+            self.at(self.args.stall_at, self.stall)
         for g in range(len(self.gateways)):
             self.at(self.rng.random() * self.args.scrape_interval, lambda g=g: self.scrape(g))  # type: ignore[misc]
         while self.events:
@@ -129,6 +131,11 @@ class Model:
                 break
             CLOCK.now = when
             action()
+
+    def stall(self) -> None:
+        """A hiccup (a noisy neighbour, a GC pause): every replica's prefill lanes stop for a while."""
+        for replica in self.replicas:
+            replica.lanes = [max(free, CLOCK.now + self.args.stall_for) for free in replica.lanes]
 
     def scrape(self, g: int) -> None:
         _, endpoints = self.gateways[g]
@@ -284,6 +291,8 @@ def main() -> int:
     parser.add_argument("--scrape-interval", type=float, default=0.2)
     parser.add_argument("--scrape-lag", type=float, default=0.0)
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--stall-at", type=float, default=45.0, help="when the fleet-wide hiccup starts")
+    parser.add_argument("--stall-for", type=float, default=0.0, help="seconds every prefill lane stops (0: none)")
     parser.add_argument("--hop", type=float, default=0.002, help="seconds between the gateway and the engine")
     args = parser.parse_args()
     runs: list[tuple[str, LoadBalancing]] = []

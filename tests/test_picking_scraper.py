@@ -167,3 +167,17 @@ async def test_simulator_prefill_lanes_serialize_prefills(
         assert sim.engine.num_waiting() == 2 and sim.engine.num_running == 3
         times = sorted(await asyncio.gather(*tasks))
     assert times[0] < 0.5 and 0.55 < times[1] < 0.85 and 0.85 < times[2] < 1.3, times
+
+
+async def test_scrapes_ask_for_the_gauges_only(sims: Callable[..., asyncio.Future[SimulatorHandle]]) -> None:
+    """name[] filtering (prometheus_client's, which vLLM serves): a small page, cheap at 1,000 endpoints."""
+    from tokenway_gateway.picking.scraper import METRICS_QUERY
+
+    sim = await sims()
+    async with aiohttp.ClientSession() as http:
+        full = await (await http.get(sim.url + "/metrics")).read()
+        page = await (await http.get(sim.url + METRICS_QUERY)).read()
+    assert b"vllm:time_to_first_token_seconds_bucket" in full
+    assert b"_bucket" not in page and len(page) < len(full) / 5
+    endpoint = Endpoint(sim.url)
+    assert apply_page(endpoint, page, 1.0) and endpoint.scraped_at == 1.0

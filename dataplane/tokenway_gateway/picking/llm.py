@@ -43,6 +43,7 @@ SESSION_CHOICES = 2  # ring choices a session may use before it is scored like a
 # In-flight differences smaller than this count in proportion, not as the whole range: each gateway
 # replica counts only its own requests, and a difference of one should not outvote affinity.
 IN_FLIGHT_FLOOR = 4.0
+RELATIVE_SATURATION = True
 
 
 def scrape_period(interval: float, endpoints: int) -> float:
@@ -153,8 +154,15 @@ class LlmAwarePicker(EndpointPicker):
             served = endpoint.served_models
             if served is None or model in served:
                 serving.append(endpoint)
-                if queue <= q_limit and kv <= kv_limit:
-                    open_.append(endpoint)
+        if RELATIVE_SATURATION:
+            # Saturated = over the threshold AND a threshold's worth worse than the best candidate: when the
+            # whole fleet is busy, leaving a warm cache for a cold one only adds prefill work (a spill storm).
+            q_limit = max(q_limit, min(queues) + q_limit)
+            kv_limit = max(kv_limit, min(kvs) + (1.0 - kv_limit))
+        for i, endpoint in enumerate(candidates):
+            if queues[i] <= q_limit and kvs[i] <= kv_limit and (len(serving) == len(candidates) or
+                                                                  endpoint in serving):
+                open_.append(endpoint)
         kept = open_ or serving or candidates
         if len(kept) == len(candidates):
             kept = candidates

@@ -9,7 +9,7 @@ request path never touches them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -73,5 +73,6 @@ class SimulatorMetrics:
         self._waiting.set_function(waiting)
         self._kv_usage.set_function(kv_usage)
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, names: Sequence[str] = ()) -> bytes:
+        """The exposition page; only the named metrics when names are given (prometheus_client's name[])."""
+        return generate_latest(self.registry.restricted_registry(names) if names else self.registry)

@@ -121,7 +121,8 @@ class Simulator:
         return _json(orjson.dumps({"object": "list", "data": data}))
 
     async def metrics_page(self, request: web.Request) -> web.StreamResponse:
-        response = web.Response(body=self.metrics.render())
+        # ?name[]=...: only those metrics, as vLLM's prometheus_client app answers (cheap scrapes).
+        response = web.Response(body=self.metrics.render(request.query.getall("name[]", [])))
         response.headers["Content-Type"] = CONTENT_TYPE
         return response
 
