@@ -99,3 +99,13 @@ def test_hit_rate_from_a_real_prometheus_over_two_gateways(procs: ProcessFactory
         assert rate == pytest.approx(6 / 12, abs=0.03)  # both replicas summed (increase extrapolates a little)
         assert per_second is not None and per_second > 0
         assert hit_rate_of(vectors, "ns", "another") == (None, None)
+
+
+def test_a_cache_policy_that_serves_no_route_is_not_ready() -> None:
+    from tokenway_operator.status import policy_status
+
+    fields, conds = policy_status(cache(routes=["nothing"]), [], 1, {"routes": 0})
+    ready = {c.type: c for c in conds}["Ready"]
+    assert ready.status is False and ready.reason == "NoMatchingRoute" and fields == {"routes": 0}
+    _, conds = policy_status(cache(), [], 1, {"routes": 3})
+    assert {c.type: c for c in conds}["Ready"].reason == "Compiled"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel
-from tokenway_gateway.api import InferenceGatewaySpec, InferencePoolSpec
+from tokenway_gateway.api import CachePolicySpec, InferenceGatewaySpec, InferencePoolSpec
 
 from .conditions import (
     APPLY_FAILED,
@@ -112,6 +112,12 @@ def policy_status(spec: BaseModel, missing_pools: list[str], gateways: int, extr
         conds = [Cond(READY, False, "UnknownPool", message, warning=True),
                  Cond(PROGRESSING, False, "UnknownPool", message),
                  Cond(DEGRADED, True, "UnknownPool", message, warning=True)]
+    elif isinstance(spec, CachePolicySpec) and extra.get("routes") == 0:
+        message = ("it serves no route: no rule it names exists, or an earlier CachePolicy (by name) serves them; "
+                   "it caches nothing")
+        conds = [Cond(READY, False, "NoMatchingRoute", message, warning=True),
+                 Cond(PROGRESSING, False, "NoMatchingRoute", message),
+                 Cond(DEGRADED, False, AS_EXPECTED)]
     elif gateways == 0:
         message = "no InferenceGateway in this namespace serves it yet"
         conds = [Cond(READY, False, "NoGateway", message),
