@@ -173,7 +173,7 @@ def test_gateway_objects_and_least_privilege_role() -> None:
     ctr = container(deployment)
     assert ctr["image"] == "tokenway:test"
     assert ctr["command"] == ["tokenway", "gateway", "--kube-configmap", "ml/gw-config", "--port", "9000",
-                              "--log-level", "info", "--kube-api-key-secret", "ml/keys",
+                              "--log-level", "info", "--admin-port", "9901", "--kube-api-key-secret", "ml/keys",
                               "--kube-api-key-secret-key", "api-key"]
     assert ctr["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "gw"

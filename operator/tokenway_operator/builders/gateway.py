@@ -26,6 +26,8 @@ METRICS_PATH = "/metrics"
 # reaches the files and the gateway's watcher reloads them without a restart.
 TLS_DIR = "/etc/tokenway/tls"
 CLIENT_CA_DIR = "/etc/tokenway/client-ca"
+# The admin listener (DELETE /admin/cache): loopback only, reached with `kubectl port-forward`.
+ADMIN_PORT = 9901
 
 
 def selector(name: str) -> dict[str, str]:
@@ -71,8 +73,10 @@ def gateway_env(spec: InferenceGatewaySpec, pools: Mapping[str, InferencePoolSpe
 
 
 def gateway_command(name: str, namespace: str, spec: InferenceGatewaySpec) -> list[str]:
+    public = {spec.port, spec.tls.port if spec.tls is not None else spec.port}
+    admin = next(port for port in range(ADMIN_PORT, ADMIN_PORT + 3) if port not in public)
     command = ["tokenway", "gateway", "--kube-configmap", f"{namespace}/{config_map_name(name)}",
-               "--port", str(spec.port), "--log-level", spec.log_level]
+               "--port", str(spec.port), "--log-level", spec.log_level, "--admin-port", str(admin)]
     if spec.tls is not None:
         command += ["--tls-cert", f"{TLS_DIR}/tls.crt", "--tls-key", f"{TLS_DIR}/tls.key",
                     "--tls-port", str(spec.tls.port)]
