@@ -513,3 +513,69 @@ def test_hits_over_h2c_streams(procs: ProcessFactory, sim: Proc) -> None:
                 if c)
     finally:
         client.close()
+
+
+def test_a_stream_whose_events_straddle_network_reads_is_stored(procs: ProcessFactory) -> None:
+    """An upstream (a raw socket server, standing in for an engine) whose SSE events arrive split across
+    HTTP chunks and TCP reads: the stored answer is still the whole stream."""
+    import socket as socket_module
+    import threading
+
+    import orjson
+
+    chunks = [{"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+               "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+              for word in ("Split ", "events ", "still ", "store.")]
+    chunks.append({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                   "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    chunks.append({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [],
+                   "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}})
+    stream = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    server = socket_module.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    served = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                while len(body) < length:
+                    body += conn.recv(65536)
+                served.append(body)
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
+                             b"connection: close\r\n\r\n")
+                for i in range(0, len(stream), 37):  # 37-byte pieces: every event is cut somewhere
+                    piece = stream[i:i + 37]
+                    conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    time.sleep(0.002)
+                conn.sendall(b"0\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        gw = procs.gateway({"version": "1", "pools": [pool("p", "m", f"http://127.0.0.1:{port}")],
+                            "caches": [{"name": "exact"}]})
+        body = {"model": "m", "messages": [{"role": "user", "content": "split"}], "temperature": 0,
+                "stream": True, "stream_options": {"include_usage": True}}
+        first = httpx.post(gw.url + CHAT, json=body, timeout=10)
+        assert status(first) == "miss" and first.text.endswith("data: [DONE]\n\n")
+        time.sleep(0.1)
+        again = httpx.post(gw.url + CHAT, json=body, timeout=10)
+        assert status(again) == "hit"
+        text = "".join(orjson.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+                       for line in again.text.splitlines()
+                       if line.startswith("data: {") and orjson.loads(line[6:])["choices"])
+        assert text == "Split events still store."
+        assert '"total_tokens":7' in again.text
+        assert len(served) == 1  # the hit never reached the upstream
+    finally:
+        server.close()

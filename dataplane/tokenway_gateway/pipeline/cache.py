@@ -80,7 +80,8 @@ class _Store:
         elif not cache.needs_async_lookup:  # exact-only memory cache: store now, no task
             _store_now(cache, self.plan, status, captured, ctx.stream, ctx.usage)
         elif ctx.stream:
-            cache.store_nowait(self.plan, status, events=captured, usage=ctx.usage)
+            # One buffer: relayed pieces are network reads, and an event may straddle two of them.
+            cache.store_nowait(self.plan, status, events=[b"".join(captured)], usage=ctx.usage)
         else:
             cache.store_nowait(self.plan, status, body=b"".join(captured) if captured else b"")
 
@@ -93,7 +94,8 @@ def _store_now(cache: ResponseCache, plan: CachePlan, status: int, captured: lis
     if not 200 <= status < 300:
         stats.not_stored += 1
         return
-    obj = from_sse(status, captured, usage) if stream else from_body(status, b"".join(captured))
+    whole = b"".join(captured)  # relayed pieces are network reads: an SSE event may straddle two
+    obj = from_sse(status, [whole], usage) if stream else from_body(status, whole)
     backend = cache.backend
     if obj is None or not isinstance(backend, MemoryBackend):
         stats.not_stored += 1
