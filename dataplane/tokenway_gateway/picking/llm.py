@@ -2,7 +2,8 @@
 
 Filters (soft: a filter that would leave nothing steps aside):
   model     endpoints that report their served models and lack the requested one;
-  saturated waiting queue above queueThreshold or KV-cache use above kvCacheThreshold.
+  saturated waiting queue above queueThreshold or KV-cache use above kvCacheThreshold,
+            and that much worse than the best candidate (a busy fleet keeps its caches).
 Scorers (weights from loadBalancing.scorers; each score within 0..1):
   queue     engine waiting queue (scraped) plus requests sent since the scrape, min-max;
   kv_cache  1 - KV-cache use;
@@ -43,7 +44,6 @@ SESSION_CHOICES = 2  # ring choices a session may use before it is scored like a
 # In-flight differences smaller than this count in proportion, not as the whole range: each gateway
 # replica counts only its own requests, and a difference of one should not outvote affinity.
 IN_FLIGHT_FLOOR = 4.0
-RELATIVE_SATURATION = True
 
 
 def scrape_period(interval: float, endpoints: int) -> float:
@@ -154,11 +154,10 @@ class LlmAwarePicker(EndpointPicker):
             served = endpoint.served_models
             if served is None or model in served:
                 serving.append(endpoint)
-        if RELATIVE_SATURATION:
-            # Saturated = over the threshold AND a threshold's worth worse than the best candidate: when the
-            # whole fleet is busy, leaving a warm cache for a cold one only adds prefill work (a spill storm).
-            q_limit = max(q_limit, min(queues) + q_limit)
-            kv_limit = max(kv_limit, min(kvs) + (1.0 - kv_limit))
+        # Saturated = over the threshold AND a threshold's worth worse than the best candidate: when the
+        # whole fleet is busy, leaving a warm cache for a cold one only adds prefill work (a spill storm).
+        q_limit = max(q_limit, min(queues) + q_limit)
+        kv_limit = max(kv_limit, min(kvs) + (1.0 - kv_limit))
         for i, endpoint in enumerate(candidates):
             if queues[i] <= q_limit and kvs[i] <= kv_limit and (len(serving) == len(candidates) or
                                                                   endpoint in serving):
@@ -178,7 +177,7 @@ class LlmAwarePicker(EndpointPicker):
         if weight:
             # Differences below the saturation threshold count in proportion: a queue of 2 against 0 is not
             # the whole difference between a saturated and an idle endpoint.
-            _min_max(queues, totals, weight, q_limit)
+            _min_max(queues, totals, weight, self.queue_threshold)
         weight = self.w_kv
         if weight:
             for i, kv in enumerate(kvs):

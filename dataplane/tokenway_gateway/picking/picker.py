@@ -169,6 +169,9 @@ class ScoringPicker(EndpointPicker):
         self.filters = list(filters)
         self.scorers = [(s, w) for s, w in scorers if w > 0.0]
         self.needs_prefix = any(s.needs_prefix for s, _ in self.scorers)
+        # Scorers that learn from each pick (a prefix index) must see it even when there is no choice.
+        self.scorers_learn = any(getattr(type(s), "picked", None) is not InFlightScorer.picked
+                                 for s, _ in self.scorers)
 
     def affinity(self, request: PickRequest, now: float) -> Sequence[Endpoint]:
         """Candidates that must be considered beside the random sample (none here)."""
@@ -176,6 +179,11 @@ class ScoringPicker(EndpointPicker):
 
     def pick(self, request: PickRequest, exclude: Collection[Endpoint]) -> Endpoint | None:
         now = time.monotonic()
+        endpoints = self.endpoints
+        if len(endpoints) == 1 and not self.scorers_learn:  # nothing to choose between
+            only = endpoints[0]
+            if only.ejected_until <= now and only.healthy and only not in exclude:
+                return only
         candidates = self.candidates(exclude, now, self.affinity(request, now))
         if not candidates:
             return None
