@@ -11,7 +11,7 @@ simulator's own chained block hashes over its own tokenizer's tokens. Engine met
 are "scraped" every interval into each gateway replica's Endpoint objects; gateway
 replicas share nothing. The workload is bench/workload.py's, answers are pseudo-words.
 
-    python bench/routing_model.py --seed 3 --policies round-robin,least-request,llm-aware
+    python bench/routing_model.py --seed 3 --policies round-robin,least-request,llm-aware   # routing.py's fleet
     python bench/routing_model.py --lb-json '{"scorers": {"queue": 3}}' --gateways 3
 """
 
@@ -273,17 +273,17 @@ def evaluate(args: argparse.Namespace, lb: LoadBalancing) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--rate", type=float, default=WorkloadSpec.conversation_rate)
+    parser.add_argument("--rate", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=90.0)
-    parser.add_argument("--warmup", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=30.0)
     parser.add_argument("--tenants", type=int, default=WorkloadSpec.tenants)
     parser.add_argument("--replicas", type=int, default=6)
     parser.add_argument("--gateways", type=int, default=1)
     parser.add_argument("--policies", default="llm-aware")
     parser.add_argument("--lb-json", action="append", default=[], help="llm-aware settings (repeat: one run each)")
-    parser.add_argument("--max-num-seqs", type=int, default=4)
+    parser.add_argument("--max-num-seqs", type=int, default=16)
     parser.add_argument("--kv-cache-blocks", type=int, default=2048)
-    parser.add_argument("--prefill-lanes", type=int, default=0)
+    parser.add_argument("--prefill-lanes", type=int, default=1)
     parser.add_argument("--prefill-overhead-ms", type=float, default=20.0)
     parser.add_argument("--prefill-ms-per-token", type=float, default=0.25)
     parser.add_argument("--itl-ms", type=float, default=10.0)
