@@ -268,3 +268,29 @@ def test_local_region_serves_while_healthy(procs: ProcessFactory) -> None:
     assert regions == {"eu": 10}
 
 
+
+
+# ---- request deadlines ---------------------------------------------------------------------------------
+def test_deadline_buckets_expire_due_items_once_and_forget_finished_ones() -> None:
+    from tokenway_gateway.proxy.deadlines import RESOLUTION, Deadlines
+
+    class Item:
+        def __init__(self) -> None:
+            self.expired = 0
+
+        def on_deadline(self) -> None:
+            self.expired += 1
+
+    deadlines = Deadlines()
+    early, late, finished = Item(), Item(), Item()
+    deadlines.add(early, 10.0)
+    deadlines.add(late, 20.0)
+    key = deadlines.add(finished, 10.0)
+    deadlines.remove(finished, key)
+    deadlines.expire(10.0)  # not yet: a deadline fires at most one bucket late, never early
+    assert early.expired == 0
+    deadlines.expire(10.0 + 2 * RESOLUTION)
+    deadlines.expire(10.0 + 3 * RESOLUTION)
+    assert (early.expired, late.expired, finished.expired) == (1, 0, 0)
+    deadlines.expire(25.0)
+    assert late.expired == 1 and len(deadlines) == 0

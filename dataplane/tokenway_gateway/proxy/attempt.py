@@ -19,6 +19,7 @@ from .upstream import UpstreamError
 
 if TYPE_CHECKING:
     from ..routing.endpoints import Endpoint
+    from ..routing.poolstate import PoolState
     from ..routing.table import EndpointPicker
     from .call import ClientCall
     from .upstream import Upstream
@@ -41,6 +42,7 @@ class Attempt:
         "mode",
         "passthrough",
         "picker",
+        "pool_state",
         "sent_at",
         "span",
         "stale_retried",
@@ -54,6 +56,7 @@ class Attempt:
         self.endpoint = endpoint
         self.picker = picker
         self.upstream: Upstream | None = None
+        self.pool_state: PoolState | None = None  # the pool it was sent in (the call may move on meanwhile)
         self.connect_task: asyncio.Task[None] | None = None
         self.try_timer: asyncio.TimerHandle | None = None
         self.span: Any = None
@@ -96,7 +99,8 @@ class Attempt:
         gateway = call.gateway
         endpoint = self.endpoint
         endpoint.in_flight += 1
-        gateway.metrics.pool_in_flight(call.pool.name).inc()
+        state = self.pool_state = call.pool.state
+        state.in_flight.value += 1
         self.upstream = upstream
         self.mode = _BUFFER
         self.buffer = []
@@ -153,7 +157,8 @@ class Attempt:
                 return
             self._stop_timer()
             self.mode = _RELAY
-            call.target.route_state.record_ttft(time.perf_counter() - self.sent_at)
+            if call.target.hedging is not None:  # hedging after a TTFT percentile needs the samples
+                call.target.route_state.record_ttft(time.perf_counter() - self.sent_at)
             call.start_relay(self.content_type, self.passthrough)
             call.relay(data)
 
@@ -187,7 +192,8 @@ class Attempt:
                 call.start_relay(self.content_type, self.passthrough)
                 call.end_relay()
                 return
-            call.target.route_state.record_ttft(call.upstream_done_at - self.sent_at)
+            if call.target.hedging is not None:
+                call.target.route_state.record_ttft(call.upstream_done_at - self.sent_at)
             body = b"".join(self.buffer)
             self.buffer = []
             call.send_whole(status, body, self.content_type, self.passthrough)
@@ -264,7 +270,8 @@ class Attempt:
     def _release(self, status: int) -> None:
         call = self.call
         self.endpoint.in_flight -= 1
-        call.gateway.metrics.pool_in_flight(call.pool.name).dec()
+        if self.pool_state is not None:
+            self.pool_state.in_flight.value -= 1
         if self.span is not None:
             call.gateway.tracer.end(self.span, status)
             self.span = None

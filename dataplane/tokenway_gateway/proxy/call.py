@@ -15,6 +15,7 @@ is needed is parsed: usage from the final stream chunk or the JSON body.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("tokenway.proxy")
 
 USAGE_MARK = b'"usage"'
+USAGE_WINDOW = 1024  # a usage object (with its details) fits in this many bytes
+_DECODER = json.JSONDecoder()
 # A usage object (not the `"usage": null` OpenAI puts in every chunk), compact or spaced JSON.
 USAGE_OBJECT = (b'"usage":{', b'"usage": {')
 # A timeout is retried when the route retries resets or 5xx (it is both: no answer in time).
@@ -43,7 +46,8 @@ _TIMEOUT_KINDS = frozenset(("reset", "5xx"))
 
 class ClientCall:
     __slots__ = (
-        "attempts", "attempts_left", "body", "channel", "chunks", "ctx", "deadline", "finished", "first_chunk_at",
+        "attempts", "attempts_left", "body", "channel", "chunks", "ctx", "deadline", "deadline_key", "finished",
+        "first_chunk_at",
         "gateway", "headers_sent", "hedge_timer", "hedged", "last_chunk_at", "last_error", "last_response",
         "metrics", "order", "picker", "pool", "pool_index", "position", "rename", "request", "retrying", "sent_at",
         "spilled", "strip_usage", "target", "tried", "upstream_done_at", "winner",
@@ -63,7 +67,10 @@ class ClientCall:
         self.pool: PoolRuntime = target.pool
         self.picker: EndpointPicker = target.pickers[0]
         self.spilled = False
-        self.metrics: RouteMetrics = ctx.gateway.metrics.route(target.model, target.pool.name, target.route)
+        metrics = target.metrics
+        if metrics is None:
+            metrics = target.metrics = ctx.gateway.metrics.route(target.model, target.pool.name, target.route)
+        self.metrics: RouteMetrics = metrics
         self.attempts_left = target.attempts
         self.tried: set[Endpoint] = set()
         self.last_error: GatewayError | None = None
@@ -71,7 +78,8 @@ class ClientCall:
         self.last_response: tuple[int, bytes, bytes, bytes] | None = None
         self.attempts: list[Attempt] = []  # in flight; more than one while a hedge races
         self.winner: Attempt | None = None  # the attempt whose response the client gets
-        self.deadline: asyncio.TimerHandle | None = None
+        self.deadline: asyncio.TimerHandle | None = None  # only without the gateway's deadline buckets (tests)
+        self.deadline_key = 0  # the bucket in gateway.deadlines, when there
         self.hedge_timer: asyncio.TimerHandle | None = None
         self.hedged = False
         self.retrying = False
@@ -100,10 +108,15 @@ class ClientCall:
         self.ctx.call = self
         self.channel.active = self
         loop = self.gateway.loop or asyncio.get_running_loop()
-        self.deadline = loop.call_later(target.timeout, self._on_deadline)
+        deadlines = self.gateway.deadlines
+        if deadlines.running:
+            self.deadline_key = deadlines.add(self, self.request.started + target.timeouts.request_seconds)
+        else:
+            self.deadline = loop.call_later(target.timeouts.request_seconds, self.on_deadline)
         route = target.route_state
         route.active += 1
-        route.count_request()
+        if target.hedging is not None:
+            route.count_request()  # the hedge budget's denominator
         if target.spillover is not None:  # region levels: where this request starts
             level = target.spillover.choose(loop.time())
             if level:
@@ -205,11 +218,13 @@ class ClientCall:
         if self.winner is not None:
             return self.winner is attempt
         self.winner = attempt
-        for other in self.attempts:
-            if other is not attempt:
-                other.cancel()
-                self.gateway.metrics.hedge_outcome(self.target.route, "lost" if other is self.attempts[0] else "won")
-        self.attempts = [attempt]
+        attempts = self.attempts
+        if len(attempts) > 1:  # a hedge raced: the others stop
+            for other in attempts:
+                if other is not attempt:
+                    other.cancel()
+                    self.gateway.metrics.hedge_outcome(self.target.route, "lost" if other is attempts[0] else "won")
+            self.attempts = [attempt]
         if self.hedge_timer is not None:
             self.hedge_timer.cancel()
             self.hedge_timer = None
@@ -290,13 +305,10 @@ class ClientCall:
         self.finish(200)
 
     def send_whole(self, status: int, body: bytes, content_type: bytes, extra: bytes) -> None:
-        if status == 200 and USAGE_MARK in body:
-            try:
-                parsed = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                parsed = None
-            if isinstance(parsed, dict) and isinstance(parsed.get("usage"), dict):
-                self.ctx.usage = parsed["usage"]
+        if status == 200:
+            usage = usage_of(body)
+            if usage is not None:
+                self.ctx.usage = usage
         rename = self.rename
         if rename is not None:
             body = body.replace(rename[0], rename[1], 1).replace(rename[2], rename[3], 1)
@@ -336,8 +348,9 @@ class ClientCall:
             attempt.cancel()
 
     # ---- endings ----------------------------------------------------------------------
-    def _on_deadline(self) -> None:
+    def on_deadline(self) -> None:
         self.deadline = None
+        self.deadline_key = 0
         if self.finished:
             return
         self._cancel_attempts()
@@ -362,7 +375,9 @@ class ClientCall:
         if self.finished:
             return
         self.finished = True
-        if self.deadline is not None:
+        if self.deadline_key:
+            self.gateway.deadlines.remove(self, self.deadline_key)
+        elif self.deadline is not None:
             self.deadline.cancel()
             self.deadline = None
         if self.hedge_timer is not None:
@@ -410,6 +425,31 @@ class ClientCall:
             extra += b"x-tokenway-region: %s\r\nx-tokenway-spillover: %s\r\n" % (
                 self.pool.region.encode(), b"true" if self.spilled else b"false")
         return extra
+
+
+def usage_of(body: bytes) -> dict[str, Any] | None:
+    """The ``usage`` object of a JSON response, parsed alone: a long completion's body is not parsed whole.
+
+    Inside JSON strings quotes are escaped, so a raw ``"usage":`` is a key; the response's own is its
+    last one (OpenAI and vLLM put it last). Falls back to parsing the whole body.
+    """
+    at = body.rfind(USAGE_MARK)
+    if at < 0:
+        return None
+    start = body.find(b"{", at, at + 32)
+    if start >= 0:
+        try:
+            usage, _ = _DECODER.raw_decode(body[start:start + USAGE_WINDOW].decode("utf-8", "replace"))
+            if isinstance(usage, dict):
+                return usage
+        except ValueError:
+            pass
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    found = parsed.get("usage") if isinstance(parsed, dict) else None
+    return found if isinstance(found, dict) else None
 
 
 def _rename(upstream_model: str, requested_model: str) -> tuple[bytes, bytes, bytes, bytes] | None:

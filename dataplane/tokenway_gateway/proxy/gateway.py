@@ -32,6 +32,7 @@ from ..routing.poolstate import PoolState, RouteState
 from ..routing.table import RoutingTable
 from ..server.channel import ClientChannel, Request
 from ..server.errors import GatewayError
+from .deadlines import Deadlines
 from .h2 import H2Connector
 from .upstream import ConnectionPool, Connector
 
@@ -42,8 +43,20 @@ PROXIED_PATHS = frozenset((b"/v1/chat/completions", b"/v1/completions", b"/v1/em
 MAX_REQUEST_ID = 128
 
 
-def _new_request_id() -> bytes:
-    return os.urandom(12).hex().encode()
+class _RequestIds:
+    """Request ids for requests that bring none: a random per-process prefix and a counter. Unique across
+    replicas and restarts (64 random bits), and no getrandom() system call per request."""
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8).hex().encode()
+        self._counter = 0
+
+    def __call__(self) -> bytes:
+        self._counter += 1
+        return b"%s%08x" % (self._prefix, self._counter)
+
+
+_new_request_id = _RequestIds()
 
 
 class Gateway:
@@ -66,6 +79,7 @@ class Gateway:
         self.draining = False
         # The serving loop, once started: asyncio.get_running_loop() costs a getpid() per call.
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.deadlines = Deadlines()  # request deadlines in 100 ms buckets (no timer per request)
         self.policies = PolicyState(self)  # keys, rate limiter, their metrics: kept across swaps
         self.caches = CacheHolder(self)  # response caches, one per CachePolicy: kept across swaps
         # Per-stage time and calls when TOKENWAY_STAGE_TIMING=1 (the benchmark's CPU-µs per stage).
@@ -117,7 +131,7 @@ class Gateway:
     def _pool_state(self, name: str) -> PoolState:
         state = self.pool_states.get(name)
         if state is None:
-            state = self.pool_states[name] = PoolState(name)
+            state = self.pool_states[name] = PoolState(name, self.metrics.pool_in_flight(name))
         return state
 
     def _route_state(self, name: str) -> RouteState:
@@ -139,9 +153,11 @@ class Gateway:
     def start(self) -> None:
         """Start background work (metrics scraping, health checks) on the running loop."""
         self.loop = asyncio.get_running_loop()
+        self.deadlines.start(self.loop)
         self.pickers.start()
 
     async def stop(self) -> None:
+        self.deadlines.stop()
         await self.pickers.stop()
         await self.policies.aclose()
         await self.caches.aclose()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..api.pool import Capacity
 from ..api.route import QueueLimits
+from ..observability.metrics import FastCounter
 
 if TYPE_CHECKING:
     from ..pipeline.queue import FairQueue
@@ -28,12 +29,13 @@ BUDGET_WINDOW = 1000.0
 
 
 class PoolState:
-    __slots__ = ("_checked_at", "_healthy", "active", "capacity", "endpoints", "name", "queue", "queue_limits",
-                 "slots")
+    __slots__ = ("_checked_at", "_healthy", "active", "capacity", "endpoints", "in_flight", "name", "queue",
+                 "queue_limits", "slots")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, in_flight: FastCounter | None = None) -> None:
         self.name = name
         self.active = 0  # client calls currently served by this pool
+        self.in_flight = in_flight or FastCounter()  # upstream attempts in flight (the exported gauge)
         self.slots = 0
         self.endpoints: list[Endpoint] = []
         self.capacity = Capacity()

@@ -31,6 +31,7 @@ from .rules import CompiledRule, RuleIndex, cumulative_weights
 from .spillover import Spillover
 
 if TYPE_CHECKING:
+    from ..observability.metrics import RouteMetrics
     from ..picking.base import AttemptOutcome, PickRequest
     from ..pipeline.chain import Stage
     from ..pipeline.context import RequestContext
@@ -105,6 +106,7 @@ class Target:
     route_state: RouteState = field(default_factory=RouteState)  # the live one is bound at the swap
     spillover: Spillover | None = None  # bound at the swap, with levels
     orders: tuple[tuple[int, ...], ...] = ((0,),)  # per starting level: pool indexes in the order tried
+    metrics: RouteMetrics | None = None  # the figures of (model, pool, route), looked up on first use
 
     @property
     def timeout(self) -> float:

@@ -123,7 +123,7 @@ class HttpConnection(asyncio.Protocol):
         self.deadline = 0.0
         self.read_eof = False
         self._url = bytearray()
-        self._header_bytes = 0
+        self._header_budget = 0
         self._upgrading = False  # an "upgrade: h2c" request is held back from the handler
 
     @property
@@ -206,19 +206,20 @@ class HttpConnection(asyncio.Protocol):
         now = time.perf_counter()
         self.request = Request(now)
         self._url.clear()
-        self._header_bytes = 0
+        limits = self.state.limits
+        self._header_budget = limits.max_header_bytes
         self.phase = _HEADERS
-        self.deadline = now + self.state.limits.header_timeout
+        self.deadline = now + limits.header_timeout
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        self._header_bytes += len(url)
+        self._header_budget -= len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         request = self.request
         assert request is not None
-        self._header_bytes += len(name) + len(value) + 4
-        if self._header_bytes > self.state.limits.max_header_bytes:
+        budget = self._header_budget = self._header_budget - len(name) - len(value) - 4
+        if budget < 0:
             self._reject(431, f"request headers exceed the limit of {self.state.limits.max_header_bytes} bytes",
                          code="request_header_fields_too_large")
             raise httptools.HttpParserError("headers too large")  # stop parsing this connection
