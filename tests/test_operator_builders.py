@@ -499,3 +499,15 @@ def test_retried_kopf_requests_log_as_warnings() -> None:
     ours = record("tokenway.operator", logging.ERROR, "compiling failed; will retry")
     assert demote.filter(final) and final.levelno == logging.ERROR
     assert demote.filter(ours) and ours.levelno == logging.ERROR
+
+
+def test_engine_pools_default_to_llm_aware_picking_and_keep_a_chosen_algorithm() -> None:
+    external = pool(engine="external", endpoints=[{"url": "https://api.example.com"}],
+                    healthCheck={"path": "/v1/models", "intervalSeconds": 10})
+    config = compile_snapshot({"vllm": pool(), "chosen": pool(loadBalancing={"algorithm": "power-of-two"}),
+                               "ext": external}, {}, {}, {})
+    by_name = {p.name: p for p in config.pools}
+    assert by_name["vllm"].load_balancing.algorithm == "llm-aware"
+    assert by_name["chosen"].load_balancing.algorithm == "power-of-two"
+    assert by_name["ext"].load_balancing.algorithm == "least-request" and by_name["ext"].external
+    assert by_name["ext"].health_check is not None and by_name["ext"].health_check.path == "/v1/models"

@@ -112,6 +112,8 @@ def demo_config() -> dict[str, object]:
             {
                 "name": pool.name,
                 "models": [{"name": pool.model, "aliases": pool.aliases}],
+                # The simulated replicas serve vLLM's metrics: pick by queue, KV cache and prefix affinity.
+                "loadBalancing": {"algorithm": "llm-aware"},
                 "endpoints": [{"url": f"http://127.0.0.1:{port}", "name": f"{pool.name}-{i}"}
                               for i, port in enumerate(pool.ports)],
             }

@@ -23,6 +23,7 @@ from tokenway_gateway.api import (
     RoutePolicySpec,
 )
 from tokenway_gateway.api.pool import DEFAULT_REGION
+from tokenway_gateway.api.route import LoadBalancing
 from tokenway_gateway.api.snapshot import AuthSettings, LimitsSettings, ServerSettings, TelemetrySettings
 
 from .meta import api_key_env
@@ -53,12 +54,22 @@ def pool_config(name: str, spec: InferencePoolSpec, ready: Sequence[EndpointConf
         region=spec.region,
         protocol=spec.protocol,
         capacity=spec.capacity,
-        load_balancing=spec.load_balancing,
+        load_balancing=pool_load_balancing(spec),
         outlier_detection=spec.outlier_detection,
         queue=spec.queue,
+        health_check=spec.health_check,
         external=spec.engine == "external",
         endpoints=endpoints,
     )
+
+
+def pool_load_balancing(spec: InferencePoolSpec) -> LoadBalancing:
+    """llm-aware picking is the default for pools of engines Tokenway can read (vLLM, SGLang metrics);
+    an algorithm the user chose is kept, and external endpoints default to least-request."""
+    balancing = spec.load_balancing
+    if spec.engine == "external" or "algorithm" in balancing.model_fields_set:
+        return balancing
+    return balancing.model_copy(update={"algorithm": "llm-aware"})
 
 
 def gateway_limits(gateway: InferenceGatewaySpec) -> LimitsSettings:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from .common import ApiModel, ObjectStatus, SecretKeyRef, cel
-from .route import LoadBalancing, OutlierDetection, QueueLimits
+from .route import ActiveHealthCheck, LoadBalancing, OutlierDetection, QueueLimits
 
 Engine = Literal["vllm", "sglang", "external"]
 UpstreamProtocol = Literal["http1", "h2c"]
@@ -204,6 +204,9 @@ class PoolRouting(ApiModel):
     )
     queue: QueueLimits | None = Field(
         default=None, description="Queue requests while this pool is saturated (a RoutePolicy may override it)."
+    )
+    health_check: ActiveHealthCheck | None = Field(
+        default=None, description="Probe each endpoint actively (for external endpoints that no kubelet probes)."
     )
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 import orjson
 
 from ..api.pool import Capacity
-from ..api.route import Hedging, LoadBalancing, OutlierDetection, QueueLimits, Retries, Timeouts
+from ..api.route import ActiveHealthCheck, Hedging, LoadBalancing, OutlierDetection, QueueLimits, Retries, Timeouts
 from ..api.snapshot import GatewayConfig, NamedRoutePolicy, PoolConfig
 from .endpoints import Endpoint, EndpointSpec
 from .poolstate import PoolState, RouteState
@@ -53,7 +53,7 @@ class EndpointPicker(Protocol):
 
 class PickerRegistry(Protocol):
     def picker(self, pool: str, lb: LoadBalancing, outlier: OutlierDetection | None,
-               endpoints: list[Endpoint]) -> EndpointPicker: ...
+               endpoints: list[Endpoint], health: ActiveHealthCheck | None = None) -> EndpointPicker: ...
 
 
 # Builds a route's stage chain: (the snapshot, the route's policy or None for unmatched requests).
@@ -73,6 +73,7 @@ class PoolRuntime:
     queue: QueueLimits | None
     capacity: Capacity
     external: bool
+    health_check: ActiveHealthCheck | None
     endpoints: list[Endpoint] = field(default_factory=list)  # bound at the swap
     picker: EndpointPicker | None = None  # bound at the swap
     state: PoolState = field(default_factory=lambda: PoolState(""))  # the live one is bound at the swap
@@ -246,7 +247,8 @@ class RoutingTable:
         self._route_state_for = route_state_for
         for pool in self.pools.values():
             pool.endpoints = [endpoint_for(spec) for spec in pool.specs]
-            pool.picker = registry.picker(pool.name, pool.load_balancing, pool.outlier, pool.endpoints)
+            pool.picker = registry.picker(pool.name, pool.load_balancing, pool.outlier, pool.endpoints,
+                                          pool.health_check)
             pool.state = pool_state_for(pool.name)
         for target in self.default_targets.values():
             self._bind_target(target)
@@ -280,7 +282,7 @@ class RoutingTable:
                 pickers.append(pool.picker)
             else:  # the policy overrides the pool's settings: a picker of its own (its state survives swaps too)
                 pickers.append(registry.picker(pool.name, target.load_balancing or pool.load_balancing,
-                                               outlier or pool.outlier, pool.endpoints))
+                                               outlier or pool.outlier, pool.endpoints, pool.health_check))
         target.pickers = tuple(pickers)
 
     # ---- per request -----------------------------------------------------------------------
@@ -317,4 +319,4 @@ def _build_pool(config: PoolConfig) -> PoolRuntime:
         for requested in (model.name, *model.aliases):
             models[requested] = (model.name, upstream)
     return PoolRuntime(config.name, config.protocol, config.region, specs, models, config.load_balancing,
-                       config.outlier_detection, config.queue, config.capacity, config.external)
+                       config.outlier_detection, config.queue, config.capacity, config.external, config.health_check)
