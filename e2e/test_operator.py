@@ -359,6 +359,12 @@ def test_policy_status_unsupported_fields_and_events(kube: Kube, harness: NodeHa
     pooled = eventually(lambda: kube.condition("cachepolicies", ns, "pooled", "Supported"), what="pooled status")
     assert pooled["status"] == "False" and pooled["reason"] == "NotSupportedYet"
     assert "spec.embedding" in pooled["message"]  # embeddings from a pool are not implemented: said so
+    # The policy serves every rule; one naming a rule that does not exist caches nothing and is not Ready.
+    eventually(lambda: (kube.get("cachepolicies", ns, "cache") or {}).get("status", {}).get("routes", 0) >= 1,
+               what="routes served")
+    kube.apply_cr("cachepolicies", ns, "zz-nothing", {"routes": ["no-such-rule"]}, "CachePolicy")
+    idle = eventually(lambda: kube.condition("cachepolicies", ns, "zz-nothing", "Ready"), what="idle cache status")
+    assert idle["status"] == "False" and idle["reason"] == "NoMatchingRoute"
     events = eventually(lambda: kube.events(ns, "main") if len(kube.events(ns, "main")) >= 2 else None,
                         what="route events")
     reasons = {(e["reason"], e["type"]) for e in events}

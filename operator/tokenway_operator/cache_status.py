@@ -21,17 +21,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import kopf
 from tokenway_gateway.api import API_GROUP, API_VERSION, CachePolicySpec, RoutePolicySpec
 
-from .autoscaling.handlers import offset
-from .autoscaling.prometheus import PrometheusSource
 from .compile import missing_pools
 from .conditions import Cond
 from .kinds import CACHE_POLICY, INFERENCE_POOL, ROUTE_POLICY
-from .reconciling import Shared
+
+if TYPE_CHECKING:
+    from .autoscaling.prometheus import PrometheusSource
+    from .reconciling import Shared
 
 log = logging.getLogger("tokenway.operator.cache")
 
@@ -125,6 +125,10 @@ class CacheStatusReporter:
 
 def register(source: Callable[[], PrometheusSource], interval: float = INTERVAL_SECONDS) -> None:
     """A kopf timer per CachePolicy: its hit rate every ``interval`` seconds (spread by uid)."""
+    import kopf
+
+    from .autoscaling.handlers import offset
+
     holder: list[CacheStatusReporter] = []
 
     def spread(body: kopf.Body, **_: Any) -> float:

@@ -16,6 +16,7 @@ from typing import cast
 from tokenway_gateway.api import CachePolicySpec, InferenceGatewaySpec, InferencePoolSpec, RoutePolicySpec
 
 from .builders.gateway import gateway_config_map
+from .cache_status import served_rules
 from .compile import compile_snapshot, missing_pools, render_config
 from .gateways import GatewayReconciler
 from .kinds import CACHE_POLICY, INFERENCE_GATEWAY, INFERENCE_POOL, ROUTE_POLICY
@@ -86,13 +87,14 @@ class ConfigCompiler:
             await self.gateways.refresh_status(namespace, gateway.name)
         COMPILE_SECONDS.observe(time.monotonic() - started)
         names = set(pools)
+        served = served_rules(caches, routes, names)  # the rules each CachePolicy serves, as the gateway assigns them
         for kind in (ROUTE_POLICY, CACHE_POLICY):
             for tracked in cache.all(kind, namespace):
                 if tracked.error or tracked.spec is None:
                     continue
                 route = tracked.spec if isinstance(tracked.spec, RoutePolicySpec) else None
                 missing = missing_pools(route, names) if route is not None else []
-                extra = {"rules": len(route.rules)} if route is not None else {}
+                extra = {"rules": len(route.rules)} if route is not None else {"routes": len(served[tracked.name])}
                 fields, conds = policy_status(tracked.spec, missing, len(gateways), extra)
                 await shared.statuses.write(tracked, fields, conds)
         for name in pools:
