@@ -40,6 +40,7 @@ class PrometheusServer:
         self.binary = binary
         self._own_dir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="tw-prom-")) if workdir is None else workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or _free_port()
         self.config_path = self.workdir / "prometheus.yml"
         self.write_config(config)

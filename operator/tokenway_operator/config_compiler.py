@@ -28,6 +28,10 @@ from .status import policy_status
 log = logging.getLogger("tokenway.operator")
 
 RETRY_SECONDS = 1.0
+# After a batch of compiles, wait as long as it took (at most this): while changes stream in (a thousand
+# pools created, endpoints flapping), compiles take at most about half the event loop, and each one
+# folds in every change of the pause. A quiet namespace still compiles within the debounce.
+MAX_PAUSE_SECONDS = 1.0
 
 
 class ConfigCompiler:
@@ -36,6 +40,8 @@ class ConfigCompiler:
         self.pools = pools
         self.gateways = gateways
         self.indexes_ready = asyncio.Event()  # set by the first resource handler kopf calls
+        self._ready_counts: dict[tuple[str, str], int] = {}  # ready endpoints per pool at the last compile
+        self._refreshing: set[asyncio.Task[None]] = set()
 
     def mark_all(self) -> None:
         for namespace in self.shared.cache.namespaces():
@@ -48,6 +54,7 @@ class ConfigCompiler:
         while True:
             await shared.dirty.wake.wait()
             await asyncio.sleep(shared.settings.compile_debounce_seconds)
+            started = time.monotonic()
             for namespace in sorted(shared.dirty.take()):
                 try:
                     await self.sync_namespace(namespace)
@@ -60,6 +67,7 @@ class ConfigCompiler:
                 for namespace in shared.cache.namespaces():
                     for gateway in shared.cache.all(INFERENCE_GATEWAY, namespace):
                         await self.gateways.refresh_status(namespace, gateway.name)
+            await asyncio.sleep(min(MAX_PAUSE_SECONDS, time.monotonic() - started))
 
     async def sync_namespace(self, namespace: str) -> None:
         """Compile pools + ready endpoints + policies into the snapshot every gateway here serves."""
@@ -84,7 +92,6 @@ class ConfigCompiler:
                 log.info("gateway %s/%s: config version %s (%d pools, %d routes)", namespace, gateway.name,
                          config.version, len(config.pools), len(config.routes))
             await self.gateways.follow_pools(gateway)
-            await self.gateways.refresh_status(namespace, gateway.name)
         COMPILE_SECONDS.observe(time.monotonic() - started)
         names = set(pools)
         served = served_rules(caches, routes, names)  # the rules each CachePolicy serves, as the gateway assigns them
@@ -97,5 +104,27 @@ class ConfigCompiler:
                 extra = {"rules": len(route.rules)} if route is not None else {"routes": len(served[tracked.name])}
                 fields, conds = policy_status(tracked.spec, missing, len(gateways), extra)
                 await shared.statuses.write(tracked, fields, conds)
-        for name in pools:
-            await self.pools.refresh_status(namespace, name)
+        # A pool's status reads its ready endpoints: refresh the pools whose count changed (the others'
+        # statuses follow their own events), not every pool of the namespace on every compile.
+        # Off the compile loop: a thousand status writes must not hold back the next endpoint change.
+        counts = self._ready_counts
+        for key in [k for k in counts if k[0] == namespace and k[1] not in pools]:
+            del counts[key]
+        changed = [name for name, ready in endpoints.items() if counts.get((namespace, name)) != len(ready)]
+        for name in changed:
+            counts[(namespace, name)] = len(endpoints[name])
+        task = asyncio.create_task(self._refresh_statuses(namespace, [g.name for g in gateways], changed))
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
+
+    async def _refresh_statuses(self, namespace: str, gateways: list[str], names: list[str]) -> None:
+        for gateway in gateways:
+            try:
+                await self.gateways.refresh_status(namespace, gateway)
+            except Exception:
+                log.exception("status of gateway %s/%s not refreshed", namespace, gateway)
+        for name in names:
+            try:
+                await self.pools.refresh_status(namespace, name)
+            except Exception:
+                log.exception("status of pool %s/%s not refreshed", namespace, name)

@@ -74,6 +74,11 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> 
         prefix=API_GROUP, key="last-handled-configuration")
     settings.persistence.finalizer = f"{API_GROUP}/finalizer"
     settings.posting.level = logging.WARNING  # our own Events report transitions; kopf's only failures
+    # Objects handled at once per kind: a thousand pools created together would otherwise each hold a
+    # handler, its bodies and requests in flight at the same time (memory peaks that never come back).
+    # An idle worker keeps its slot until idle_timeout: short, so the slots turn over.
+    settings.queueing.worker_limit = 100
+    settings.queueing.idle_timeout = 0.5
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.networking.request_timeout = 60
@@ -105,7 +110,8 @@ def _register_kind(kind: Kind) -> None:
         rt = runtime(memo)
         if type == "DELETED":
             rt.deleted(kind, dict(body))
-        MANAGED.labels(kind=kind.kind).set(rt.cache.count(kind))
+        if type != "MODIFIED":  # counting is O(objects): only when one comes or goes, not per status write
+            MANAGED.labels(kind=kind.kind).set(rt.cache.count(kind))
 
     kopf.index(API_GROUP, API_VERSION, kind.plural, id=kind.index_id)(index)
     kopf.on.event(API_GROUP, API_VERSION, kind.plural, id=f"deleted-{kind.plural}")(on_event)

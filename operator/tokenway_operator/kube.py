@@ -6,6 +6,7 @@ operator and the gateway authenticate the same way and retry 429/5xx the same wa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from datetime import UTC, datetime
@@ -17,6 +18,12 @@ from .kinds import EVENT, PLURALS
 from .meta import MANAGER, Manifest
 
 __all__ = ["Kube", "KubeError", "object_path"]
+
+# Writes in flight at once, except the gateway config. A thousand pools reconciled at once would queue
+# thousands of writes at the API server, in one flow of one identity, and the config write the gateways
+# wait for would wait behind all of them (26 s at 1,000 pools): bulk writes take turns here instead,
+# and ConfigMap writes skip the line.
+BULK_WRITES = 32
 
 
 def object_path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
@@ -31,12 +38,19 @@ class Kube:
         self.connection = connection
         self.client = KubeClient(connection)
         self._instance = socket.gethostname()
+        self._bulk = asyncio.Semaphore(BULK_WRITES)
 
     async def close(self) -> None:
         await self.client.aclose()
 
     async def apply(self, manifest: Manifest, field_manager: str = MANAGER) -> dict[str, Any]:
         """Server-side apply (force): we own the fields we set, and only those."""
+        if manifest.get("kind") == "ConfigMap":
+            return await self._apply(manifest, field_manager)
+        async with self._bulk:
+            return await self._apply(manifest, field_manager)
+
+    async def _apply(self, manifest: Manifest, field_manager: str) -> dict[str, Any]:
         meta = manifest["metadata"]
         path = object_path(manifest["apiVersion"], manifest["kind"], meta.get("namespace"), meta["name"])
         response = await self.client.request(
@@ -68,11 +82,12 @@ class Kube:
     async def patch_status(self, api_version: str, kind: str, namespace: str, name: str,
                            status: dict[str, Any]) -> dict[str, Any] | None:
         """Merge-patch the status subresource; None when the object is gone."""
-        response = await self.client.request(
-            "PATCH", object_path(api_version, kind, namespace, name) + "/status",
-            content=json.dumps({"status": status}),
-            headers={"Content-Type": "application/merge-patch+json"},
-        )
+        async with self._bulk:
+            response = await self.client.request(
+                "PATCH", object_path(api_version, kind, namespace, name) + "/status",
+                content=json.dumps({"status": status}),
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
         if response.status_code == 404:
             return None
         raise_for_status(response)
@@ -106,6 +121,7 @@ class Kube:
             "lastTimestamp": now,
             "count": 1,
         }
-        response = await self.client.request("POST", object_path(EVENT.api_version, EVENT.kind, namespace),
-                                             json_body=event)
+        async with self._bulk:
+            response = await self.client.request("POST", object_path(EVENT.api_version, EVENT.kind, namespace),
+                                                 json_body=event)
         raise_for_status(response)

@@ -23,7 +23,7 @@ from ..kinds import API_VERSION_FULL, INFERENCE_POOL
 from ..kube import KubeError
 from ..pools import PoolReconciler
 from ..reconciling import Shared
-from .decision import Decision, decide
+from .decision import NO_READY, Decision, decide
 from .history import History
 from .prometheus import PrometheusSource
 from .queries import shown_queries
@@ -51,6 +51,7 @@ class _PoolMemory:
     applied: int | None = None  # the size this process last applied
     written_at: float = 0.0
     written: dict[str, Any] = field(default_factory=dict)  # what a user sees, as last written
+    kept: dict[str, Any] = field(default_factory=dict)  # observations and memory, as last written
     metrics_ok: bool | None = None
 
 
@@ -125,8 +126,15 @@ class Autoscaler:
         queue = None if m.queue is None or ready <= 0 else m.queue / ready
         visible = {"desired": d.desired, "ok": d.metrics_ok, "why": d.metrics_reason, "limited": d.limited,
                    "panicking": d.panicking, "source": m.ttft_source}
-        due = now - memory.written_at >= self.settings.status_interval_seconds
+        kept = {"ttft": _round(m.ttft_p95), "queue": _round(queue, 2), "saturation": _round(m.saturation),
+                "history": d.history.to_dict(), "reason": d.reason}
+        due = now - memory.written_at >= self.settings.status_interval_seconds and kept != memory.kept
         if not (scaled or due or visible != memory.written):
+            return
+        if not memory.written and d.metrics_reason == NO_READY and not (tracked.body.get("status") or {}).get(
+                "autoscaler"):
+            # A new pool whose replicas are still starting: nothing measured, nothing decided. Its first
+            # record comes with its first ready replica (a thousand new pools: a thousand fewer writes).
             return
         fields: dict[str, Any] = {
             "desiredReplicas": d.desired,
@@ -136,7 +144,7 @@ class Autoscaler:
             "autoscaler": {
                 "decidedAt": iso(now), "desiredReplicas": d.desired, "reason": d.reason[:1024],
                 "panicking": d.panicking, "ttftSource": m.ttft_source,
-                "queries": shown_queries(spec, tracked.namespace, tracked.name),
+                "queries": shown_queries(spec, tracked.namespace, tracked.name, m.ttft_source),
                 "history": d.history.to_dict(),
             },
         }
@@ -149,7 +157,7 @@ class Autoscaler:
                       d.reason if d.limited else f"{d.desired} is within [min, max] and the rate limits")]
         written = await self.shared.statuses.write(tracked, fields, conds)
         if written or not scaled:
-            memory.written_at, memory.written = now, visible
+            memory.written_at, memory.written, memory.kept = now, visible, kept
         if scaled:
             reason = ("ScaledToZero" if d.desired == 0 else "ScaledFromZero" if current == 0 else
                       "ScaledUp" if d.desired > current else "ScaledDown")

@@ -73,8 +73,8 @@ OVERRIDES: dict[str, tuple[str, ...]] = {
     "saturation": ("saturation", "saturationShort"),
     "demand": ("demand",),
 }
-# What status.autoscaler.queries shows (one query per signal).
-SHOWN = ("ttftP95", "engineTtftP95", "queueDepth", "saturation", "demand", "activity", "sampleAge")
+# What status.autoscaler.queries shows: the query behind each signal the decision weighs.
+SHOWN = ("ttftP95", "queueDepth", "saturation", "demand")
 
 
 @dataclass(frozen=True)
@@ -110,15 +110,15 @@ def overrides(spec: InferencePoolSpec, namespace: str, pool: str) -> dict[str, s
             for key, text in found.items() if text}
 
 
-def shown_queries(spec: InferencePoolSpec, namespace: str, pool: str) -> dict[str, str]:
-    """What status.autoscaler.queries carries: each signal's PromQL for this pool."""
+def shown_queries(spec: InferencePoolSpec, namespace: str, pool: str, ttft_source: str | None = None
+                  ) -> dict[str, str]:
+    """What status.autoscaler.queries carries: each signal's PromQL for this pool (the TTFT one from the
+    histogram it last came from: the gateway's, or the engines' when the gateway saw too few streams)."""
     group, sel = group_of(spec), selector(namespace, pool)
     shown = {key: group.render(key, sel) for key in SHOWN}
-    own = overrides(spec, namespace, pool)
-    for key, text in own.items():
-        shown[key] = text
-        if key == "ttftP95":
-            shown.pop("engineTtftP95", None)
+    if ttft_source == "engine":
+        shown["ttftP95"] = group.render("engineTtftP95", sel)
+    shown.update(overrides(spec, namespace, pool))
     return shown
 
 
