@@ -100,8 +100,10 @@ def _store_now(cache: ResponseCache, plan: CachePlan, status: int, captured: lis
     if obj is None or not isinstance(backend, MemoryBackend):
         stats.not_stored += 1
         return
-    # orjson's result keeps its 4 KiB working buffer: a copy of the exact size is what a cache should hold.
-    backend.put_nowait(plan.partition, CachedResponse(body=bytes(memoryview(orjson.dumps(obj))), key=plan.key))
+    # A JSON answer, validated, is its own canonical form (an exact-size join of what was relayed); one assembled
+    # from events is dumped, and orjson's result keeps its 4 KiB buffer: keep an exact-size copy.
+    body = bytes(memoryview(orjson.dumps(obj))) if stream else whole
+    backend.put_nowait(plan.partition, CachedResponse(body=body, key=plan.key))
     stats.stores += 1
 
 
