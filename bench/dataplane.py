@@ -99,7 +99,8 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 WRK_SCRIPT = BENCH / "wrk" / "chat.lua"
-ALL_TARGETS = ["direct", "haproxy", "vllm-router", "tokenway", "tokenway-chain", "tokenway-policies", "tokenway-cache"]
+ALL_TARGETS = ["direct", "haproxy", "vllm-router", "tokenway", "tokenway-chain", "tokenway-policies", "tokenway-cache",
+               "tokenway-llm-aware"]
 PROXY_REF = "vllm-router"
 CHAT_PATH = "/v1/chat/completions"
 
@@ -122,6 +123,10 @@ TARGET_HEADERS: dict[str, str] = {}  # target url -> one request header its clie
 CACHE_TARGET = "tokenway-cache"
 MIN_CACHE_RPS_RATIO = 1.3
 TARGET_SCRIPTS: dict[str, Path] = {}  # target url -> the wrk script its load uses instead of WRK_SCRIPT
+# Issue 7's target: llm-aware picking on (a pool of 4 endpoint URLs on the fake upstream, which serves
+# vLLM's gauges, so the scraper and every scorer run).
+LLM_AWARE_TARGET = "tokenway-llm-aware"
+MIN_LLM_AWARE_RPS_RATIO = 1.3
 NOISY_CORE = 0.15  # share of the proxy's core used by other work above which the run is called noisy
 
 
@@ -457,6 +462,24 @@ def cache_cmd(port: int, upstream: int, workdir: Path, args: argparse.Namespace)
     return cmd, env
 
 
+def llm_aware_cmd(port: int, upstream: int, workdir: Path,
+                  args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """tokenway_cmd's gateway with llm-aware picking over four endpoint URLs of the one fake upstream."""
+    cmd, env = tokenway_cmd(port, upstream, workdir, args)
+    cfg = workdir / "tokenway-llm-aware.yaml"
+    urls = [f"http://{host}:{upstream}{tail}" for host in ("127.0.0.1", "localhost") for tail in ("", "/")]
+    endpoints = ", ".join(f'{{url: "{url}"}}' for url in urls)
+    cfg.write_text(f"""version: "1"
+pools:
+  - name: fake
+    models: [{{name: {args.model}}}]
+    loadBalancing: {{algorithm: llm-aware}}
+    endpoints: [{endpoints}]
+""")
+    cmd[cmd.index("--config") + 1] = str(cfg)
+    return cmd, env
+
+
 def tokenway_env(args: argparse.Namespace) -> dict[str, str]:
     """The environment of a Tokenway gateway: its code from --tokenway-rev's export, else the working tree."""
     src = getattr(args, "tokenway_src", None) or REPO
@@ -491,6 +514,8 @@ def start_target(name: str, upstream: int, args: argparse.Namespace, workdir: Pa
     elif name == POLICIES_TARGET:
         cmd, env = policies_cmd(port, upstream, workdir, args)
         TARGET_HEADERS[f"http://127.0.0.1:{port}{CHAT_PATH}"] = f"Authorization: Bearer {BENCH_KEY}"
+    elif name == LLM_AWARE_TARGET:
+        cmd, env = llm_aware_cmd(port, upstream, workdir, args)
     elif name == CACHE_TARGET:
         cmd, env = cache_cmd(port, upstream, workdir, args)
         TARGET_SCRIPTS[f"http://127.0.0.1:{port}{CHAT_PATH}"] = BENCH / "wrk" / "chat_cache_miss.lua"
@@ -1047,8 +1072,7 @@ def report(
         )
 
     checks += issue6_checks(targets, args, scaling)
-    checks += policies_checks(targets)
-    checks += cache_checks(targets)
+    checks += feature_checks(targets)
     lines = ["\nTargets from the issue (tokenway's are the ones that count; the others calibrate the bar):"]
     names = [t.name for t in targets]
     if "tokenway" not in names:
@@ -1186,43 +1210,32 @@ def issue6_checks(targets: list[Target], args: argparse.Namespace,
     return checks
 
 
-def policies_checks(targets: list[Target]) -> list[dict[str, Any]]:
-    """Issue 8's whole-chain target: auth, memory rate limits and the guard on, still well ahead of vllm-router."""
+def overhead_check(targets: list[Target], target: str, issue: int, what: str, ratio: float) -> list[dict[str, Any]]:
+    """A feature's overhead target: with it on, non-streaming req/s still ``ratio`` x vllm-router's."""
     by = {t.name: t for t in targets}
-    policies, ref, plain = by.get(POLICIES_TARGET), by.get(PROXY_REF), by.get("tokenway")
-    if policies is None:
+    measured, ref, plain = by.get(target), by.get(PROXY_REF), by.get("tokenway")
+    if measured is None:
         return []
-    rps, ref_rps = _get(policies, "c32", "rps"), _get(ref, "c32", "rps")
-    name = (f"[issue 8] non-streaming req/s with auth + memory rate limits + guard >= "
-            f"{MIN_POLICIES_RPS_RATIO:.1f}x {PROXY_REF}")
-    if rps and ref_rps:
-        detail = f"{rps:,.0f} vs {ref_rps:,.0f} req/s = {rps / ref_rps:.2f}x"
-        p50, plain50 = _get(policies, "c1", "latency_us", "p50"), _get(plain, "c1", "latency_us", "p50")
-        if p50 is not None and plain50 is not None:
-            detail += f"; p50 at 1 conn {(p50 - plain50) / 1000:+.3f} ms over tokenway"
-        return [{"target": POLICIES_TARGET, "check": name, "pass": rps >= MIN_POLICIES_RPS_RATIO * ref_rps,
-                 "detail": detail}]
-    return [{"target": POLICIES_TARGET, "check": name, "pass": None,
-             "detail": f"not measured (needs {POLICIES_TARGET}'s and {PROXY_REF}'s figures)"}]
+    rps, ref_rps = _get(measured, "c32", "rps"), _get(ref, "c32", "rps")
+    name = f"[issue {issue}] non-streaming req/s with {what} >= {ratio:.1f}x {PROXY_REF}"
+    if not (rps and ref_rps):
+        return [{"target": target, "check": name, "pass": None,
+                 "detail": f"not measured (needs {target}'s and {PROXY_REF}'s figures)"}]
+    detail = f"{rps:,.0f} vs {ref_rps:,.0f} req/s = {rps / ref_rps:.2f}x"
+    plain_rps = _get(plain, "c32", "rps")
+    if plain_rps:
+        detail += f"; {rps / plain_rps:.2f}x plain tokenway"
+    p50, plain50 = _get(measured, "c1", "latency_us", "p50"), _get(plain, "c1", "latency_us", "p50")
+    if p50 is not None and plain50 is not None:
+        detail += f"; p50 at 1 conn {(p50 - plain50) / 1000:+.3f} ms over tokenway"
+    return [{"target": target, "check": name, "pass": rps >= ratio * ref_rps, "detail": detail}]
 
 
-def cache_checks(targets: list[Target]) -> list[dict[str, Any]]:
-    """Issue 9's overhead target: an exact cache on, every request a miss, still well ahead of vllm-router."""
-    by = {t.name: t for t in targets}
-    cached, ref, plain = by.get(CACHE_TARGET), by.get(PROXY_REF), by.get("tokenway")
-    if cached is None:
-        return []
-    rps, ref_rps = _get(cached, "c32", "rps"), _get(ref, "c32", "rps")
-    name = f"[issue 9] non-streaming req/s with an exact cache, 0% hits >= {MIN_CACHE_RPS_RATIO:.1f}x {PROXY_REF}"
-    if rps and ref_rps:
-        detail = f"{rps:,.0f} vs {ref_rps:,.0f} req/s = {rps / ref_rps:.2f}x"
-        plain_rps = _get(plain, "c32", "rps")
-        if plain_rps:
-            detail += f"; {rps / plain_rps:.2f}x tokenway without a cache"
-        return [{"target": CACHE_TARGET, "check": name, "pass": rps >= MIN_CACHE_RPS_RATIO * ref_rps,
-                 "detail": detail}]
-    return [{"target": CACHE_TARGET, "check": name, "pass": None,
-             "detail": f"not measured (needs {CACHE_TARGET}'s and {PROXY_REF}'s figures)"}]
+def feature_checks(targets: list[Target]) -> list[dict[str, Any]]:
+    return (overhead_check(targets, LLM_AWARE_TARGET, 7, "llm-aware picking", MIN_LLM_AWARE_RPS_RATIO)
+            + overhead_check(targets, POLICIES_TARGET, 8, "auth + memory rate limits + guard",
+                             MIN_POLICIES_RPS_RATIO)
+            + overhead_check(targets, CACHE_TARGET, 9, "an exact cache, 0% hits", MIN_CACHE_RPS_RATIO))
 
 
 # ----------------------------------------------------------------------------- main
