@@ -8,6 +8,13 @@ multi-tenant workload (shared system prompts, distinct conversations), so the
 llm-aware picker pays for prefix hashing, affinity lookups and index updates as it
 would in the gateway. Endpoints carry fresh scraped load figures.
 
+Prompts (llm-aware rows; the classic algorithms never read the prompt):
+  mixed    the multi-tenant workload above (system prompts of 1.2-3.5k characters, 0-6 turns);
+  short    one short user message (`Say hello in five words.`, as bench/dataplane.py sends):
+           too short for prefix affinity;
+  5k       a ~5,000-character prompt (a tenant's 3k-character system prompt, a 2k-character question);
+  session  short prompts with a session key (the OpenAI `user` field): the session-home path.
+
 Prints CPU-microseconds per pick (process time, median of --rounds rounds) and the
 ratio to the 1-endpoint figure of the same algorithm, then the prefix-hashing cost
 alone for a few prompt sizes. The issue's target is on the whole gateway (req/s at
@@ -72,6 +79,20 @@ def workload(count: int, seed: int) -> list[dict[str, Any]]:
     return out
 
 
+def short_prompts(count: int) -> list[dict[str, Any]]:
+    return [{"model": "m", "messages": [{"role": "user", "content": "Say hello in five words."}], "max_tokens": 16}
+            for _ in range(count)]
+
+
+def long_prompts(count: int, seed: int) -> list[dict[str, Any]]:
+    """~5,000 characters each: one of 20 tenants' 3k-character system prompts and a 2k-character question."""
+    rng = random.Random(seed)
+    systems = [f"Tenant {t} instructions. " + "Follow the policy carefully. " * 103 for t in range(20)]
+    return [{"model": "m", "messages": [{"role": "system", "content": rng.choice(systems)},
+                                        {"role": "user", "content": f"question {i}: " + "details " * 250}]}
+            for i in range(count)]
+
+
 def fleet(size: int) -> list[Endpoint]:
     now = time.monotonic()
     out = []
@@ -120,16 +141,24 @@ def main() -> int:
         args.picks, args.rounds = 4000, 1
     payloads = workload(2000, args.seed)
     sessions = [b"user-%d" % (i % 500) for i in range(len(payloads))]
-    print(f"CPU-us per pick (median of {args.rounds} rounds of {args.picks} picks), ratio to 1 endpoint")
-    print(f"{'algorithm':<18}" + "".join(f"{n:>10}" for n in SIZES) + f"{'1000/1':>10}")
+    prompts = {"mixed": payloads, "short": short_prompts(len(payloads)), "5k": long_prompts(len(payloads), args.seed)}
+    rows: list[tuple[str, str, list[Req]]] = []
     for algorithm in ALGORITHMS:
-        # llm-aware runs without session keys (prefix affinity path); consistent-hash keys on the session
-        requests = [Req(p, s if algorithm == "consistent-hash" else None) for p, s in zip(payloads, sessions,
-                                                                                        strict=True)]
+        if algorithm != "llm-aware":  # consistent-hash keys on the session
+            rows.append((algorithm, algorithm, [Req(p, s if algorithm == "consistent-hash" else None)
+                                                for p, s in zip(payloads, sessions, strict=True)]))
+            continue
+        for kind in ("mixed", "short", "5k"):
+            rows.append((f"{algorithm} {kind}", algorithm, [Req(p, None) for p in prompts[kind]]))
+        rows.append((f"{algorithm} session", algorithm,
+                     [Req(p, s) for p, s in zip(prompts["short"], sessions, strict=True)]))
+    print(f"CPU-us per pick (median of {args.rounds} rounds of {args.picks} picks), ratio to 1 endpoint")
+    print(f"{'algorithm':<22}" + "".join(f"{n:>10}" for n in SIZES) + f"{'1000/1':>10}")
+    for label, algorithm, requests in rows:
         row = []
         for size in SIZES:
             row.append(statistics.median(measure(algorithm, size, requests, args.picks) for _ in range(args.rounds)))
-        print(f"{algorithm:<18}" + "".join(f"{v:>10.2f}" for v in row) + f"{row[-1] / row[0]:>10.2f}")
+        print(f"{label:<22}" + "".join(f"{v:>10.2f}" for v in row) + f"{row[-1] / row[0]:>10.2f}", flush=True)
     print()
     print("prefix_block_hashes alone (CPU-us per call)")
     for chars in (500, 4000, 16000, 64000, 1_000_000):
