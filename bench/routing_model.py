@@ -13,6 +13,10 @@ replicas share nothing. The workload is bench/workload.py's, answers are pseudo-
 
     python bench/routing_model.py --seed 3 --policies round-robin,least-request,llm-aware   # routing.py's fleet
     python bench/routing_model.py --lb-json '{"scorers": {"queue": 3}}' --gateways 3
+    # short prompts (no prefix affinity): two random choices vs scoring every candidate
+    python bench/routing_model.py --system-tokens 20,40 --user-tokens 10,30 --max-turns 2 --rate 40 --gateways 3
+    python bench/routing_model.py --system-tokens 20,40 --user-tokens 10,30 --max-turns 2 --rate 40 --gateways 3 \
+        --full-scan
 """
 
 from __future__ import annotations
@@ -249,7 +253,9 @@ class Conversation:
 def evaluate(args: argparse.Namespace, lb: LoadBalancing) -> dict[str, float]:
     CLOCK.now = 0.0
     model = Model(args, lb)
-    spec = WorkloadSpec(seed=args.seed, conversation_rate=args.rate, duration=args.duration, tenants=args.tenants)
+    spec = WorkloadSpec(seed=args.seed, conversation_rate=args.rate, duration=args.duration, tenants=args.tenants,
+                        system_tokens=args.system_tokens, user_tokens=args.user_tokens,
+                        min_turns=min(WorkloadSpec.min_turns, args.max_turns), max_turns=args.max_turns)
     play(model, spec)
     model.run(args.duration + 600)
     measured = [t for start, t, _ in model.ttfts if start >= args.warmup]
@@ -268,6 +274,11 @@ def evaluate(args: argparse.Namespace, lb: LoadBalancing) -> dict[str, float]:
     return {"p50": percentile(measured, 50), "p90": percentile(measured, 90), "p99": percentile(measured, 99),
             "hit": hits / queries if queries else 0.0, "n": len(measured),
             "max_share": max(prompts) / (sum(prompts) or 1)}
+
+
+def pair(text: str) -> tuple[int, int]:
+    low, high = text.split(",")
+    return int(low), int(high)
 
 
 def main() -> int:
@@ -294,7 +305,15 @@ def main() -> int:
     parser.add_argument("--stall-at", type=float, default=45.0, help="when the fleet-wide hiccup starts")
     parser.add_argument("--stall-for", type=float, default=0.0, help="seconds every prefill lane stops (0: none)")
     parser.add_argument("--hop", type=float, default=0.002, help="seconds between the gateway and the engine")
+    parser.add_argument("--system-tokens", type=pair, default=WorkloadSpec.system_tokens, help="LO,HI")
+    parser.add_argument("--user-tokens", type=pair, default=WorkloadSpec.user_tokens, help="LO,HI")
+    parser.add_argument("--max-turns", type=int, default=WorkloadSpec.max_turns)
+    parser.add_argument("--full-scan", action="store_true",
+                        help="A/B: llm-aware scores every candidate for requests without affinity too "
+                             "(no two random choices)")
     args = parser.parse_args()
+    if args.full_scan:
+        picking.llm.LlmAwarePicker.two_choices = lambda self, model, exclude, now: None  # type: ignore[method-assign]
     runs: list[tuple[str, LoadBalancing]] = []
     for policy in args.policies.split(","):
         if policy == "llm-aware":

@@ -32,13 +32,13 @@ class Req:
         self.model = model
         self.session_key = session
         self._headers = headers or {}
-        self._payload = payload or {}
+        self.payload = payload or {}
         self._hashes: Sequence[int] | None = None
 
     @property
     def prefix_hashes(self) -> Sequence[int]:
         if self._hashes is None:
-            self._hashes = prefix_block_hashes(self._payload)
+            self._hashes = prefix_block_hashes(self.payload)
         return self._hashes
 
     def header(self, name: bytes) -> bytes | None:

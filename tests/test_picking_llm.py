@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import time
@@ -13,8 +14,8 @@ from typing import Any
 from test_picking import Req, endpoints, picker
 from tokenway_gateway.api.route import LoadBalancing
 from tokenway_gateway.picking import AttemptOutcome, Outcome, PickerRegistry, prefix_block_hashes
-from tokenway_gateway.picking.affinity import AffinityIndex
-from tokenway_gateway.picking.prefix import MAX_BLOCKS
+from tokenway_gateway.picking.affinity import NO_AFFINITY, AffinityIndex
+from tokenway_gateway.picking.prefix import MAX_BLOCKS, prompt_reaches
 from tokenway_gateway.routing.endpoints import Endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +91,105 @@ def test_prefix_hashing_is_bounded_and_handles_every_shape() -> None:
                                                         {"type": "image_url", "image_url": {"url": "data:x"}}]}]}
     assert len(prefix_block_hashes(parts)) == 1
     assert prefix_block_hashes({"messages": [None, {"role": 3, "content": None}]})  # odd shapes never raise
+
+
+def random_payload(rng: random.Random) -> dict[str, Any]:
+    """Prompts of every shape prefix_block_hashes accepts, around the default minimum match (1,024 bytes)."""
+    texts = [lambda n: "w" * n, lambda n: "é" * n, lambda n: "中" * n, lambda n: "😀" * n, lambda n: "ab c" * (n // 4)]
+    roles: list[Any] = ["system", "user", "assistant", "developer", "", "r" * 70, "rôle", None, 3]
+    if rng.random() < 0.15:
+        prompt: Any = rng.choice([rng.choice(texts)(rng.randint(0, 1400)), [1, 2, 3], None, True, ["a", "b"]])
+        return {"prompt": prompt}
+    messages: list[Any] = []
+    for _ in range(rng.randint(0, 6)):
+        content: Any = rng.choice(texts)(rng.randint(0, 700))
+        roll = rng.random()
+        if roll < 0.05:
+            content = None
+        elif roll < 0.1:
+            content = [{"type": "text", "text": "part"}, {"type": "image_url", "image_url": {"url": "data:x"}}]
+        elif roll < 0.12:
+            content = {"odd": "shape"}
+        message: Any = {"role": rng.choice(roles), "content": content}
+        if rng.random() < 0.05:
+            message = rng.choice([None, "not a message", {"content": "no role " * 10}])
+        messages.append(message)
+    return {"messages": messages}
+
+
+def test_prompt_reaches_never_says_short_for_a_prompt_that_earns_affinity() -> None:
+    """The length bound that lets short prompts skip hashing agrees with the hashes: never below them, and
+    exact for plain ASCII text (so every short prompt of that kind skips)."""
+    rng = random.Random(5)
+    exact = 0
+    for _ in range(3000):
+        payload = random_payload(rng)
+        hashes = prefix_block_hashes(payload)
+        covered = hashes.ends[-1] if hashes.ends else 0
+        for chars in (rng.randint(1, 4000), covered, covered + 1, max(1, covered - 1), 1024):
+            earns = hashes.depth_for(chars) > 0
+            reaches = prompt_reaches(payload, chars)
+            assert reaches or not earns, (payload, chars)
+            messages = payload.get("messages")
+            plain = isinstance(messages, list) and all(
+                isinstance(m, dict) and isinstance(m.get("content"), str) and m["content"].isascii()
+                and isinstance(m.get("role"), str) and m["role"].isascii() and len(m["role"]) < 64 for m in messages)
+            if plain:
+                assert reaches == earns, (payload, chars)
+                exact += 1
+    assert exact > 1000
+    assert not prompt_reaches({"prompt": "x" * 100_000}, MAX_BLOCKS * 512 + 1)  # deeper than anything hashed
+
+
+class CountingReq(Req):
+    hashed = 0
+
+    @property
+    def prefix_hashes(self) -> Any:
+        CountingReq.hashed += 1
+        return prefix_block_hashes(self.payload)
+
+
+def test_a_prompt_too_short_for_affinity_is_never_hashed() -> None:
+    eps = endpoints(6)
+    for e in eps:
+        scrape(e)
+    p = picker("llm-aware", eps)
+    short = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "x" * 990}]}
+    CountingReq.hashed = 0
+    for session in (None, b"user-1"):
+        for _ in range(50):
+            assert p.pick(CountingReq(payload=short, session=session), ()) is not None
+    assert CountingReq.hashed == 0
+    # 1,024 bytes (256 tokens, the default minimum match) with the roles and separators: hashed, and placed
+    long = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "x" * 1001}]}
+    chosen = {p.pick(CountingReq(payload=long), ()) for _ in range(20)}
+    assert CountingReq.hashed == 20 and len(chosen) == 1
+
+
+def test_requests_without_affinity_take_the_better_of_two_random_endpoints() -> None:
+    """Between scrapes, requests without affinity spread over the lighter endpoints (power of two choices)
+    instead of herding onto the lightest: rank k of n gets 2(n-1-k)/(n(n-1)) of them, the heaviest none."""
+    eps = endpoints(6)
+    for i, e in enumerate(eps):
+        e.in_flight = i  # fixed loads: the k-th endpoint is the k-th lightest
+        scrape(e)
+    p = picker("llm-aware", eps)
+    picks = 6000
+    counts = Counter(p.pick(Req(payload={"messages": [{"role": "user", "content": "hi"}]}), ())
+                     for _ in range(picks))
+    for k, e in enumerate(eps):
+        expected = 2 * (5 - k) / 30
+        assert abs(counts[e] / picks - expected) < 0.03, (k, counts[e] / picks, expected)
+
+
+def test_two_choices_defer_to_the_whole_set_when_both_are_saturated() -> None:
+    eps = endpoints(6)
+    for e in eps:
+        scrape(e, waiting=20)
+    scrape(eps[4])
+    p = picker("llm-aware", eps)
+    assert all(p.pick(Req(), ()) is eps[4] for _ in range(100))
 
 
 # ---- prefix affinity -----------------------------------------------------------------------------
@@ -174,12 +274,21 @@ def only(scorer: str) -> dict[str, float]:
     return weights
 
 
+def assert_prefers(p: Any, eps: list[Endpoint], best: Endpoint, worst: Endpoint) -> None:
+    """Scoring the whole set picks `best`; picks without affinity (two random choices) never take `worst`
+    and take `best` whenever it is drawn (two of three pairs of a 3-endpoint pool)."""
+    assert all(p.choose(Req(), eps, NO_AFFINITY, time.monotonic()) is best for _ in range(20))
+    counts = Counter(p.pick(Req(), ()) for _ in range(300))
+    assert counts[worst] == 0, counts
+    assert counts[best] > 150 and counts[best] > 1.5 * max(counts[e] for e in eps if e is not best), counts
+
+
 def test_queue_scorer_prefers_the_shortest_scraped_queue() -> None:
     eps = endpoints(3)
     for e, waiting in zip(eps, [4, 0, 2], strict=True):
         scrape(e, waiting=waiting)
     p = picker("llm-aware", eps, scorers=only("queue"))
-    assert all(p.pick(Req(), ()) is eps[1] for _ in range(20))
+    assert_prefers(p, eps, eps[1], eps[0])
 
 
 def test_queue_estimate_counts_requests_sent_since_the_scrape() -> None:
@@ -204,7 +313,7 @@ def test_kv_cache_scorer_prefers_free_cache() -> None:
     for e, kv in zip(eps, [0.7, 0.1, 0.5], strict=True):
         scrape(e, kv=kv)
     p = picker("llm-aware", eps, scorers=only("kvCache"))
-    assert all(p.pick(Req(), ()) is eps[1] for _ in range(20))
+    assert_prefers(p, eps, eps[1], eps[0])
 
 
 def test_in_flight_scorer_uses_the_gateways_own_count_and_weights() -> None:
@@ -212,7 +321,7 @@ def test_in_flight_scorer_uses_the_gateways_own_count_and_weights() -> None:
     eps[0].in_flight, eps[1].in_flight, eps[2].in_flight = 3, 2, 4
     eps[2].weight = 4  # 4 in flight at weight 4 is the lightest load
     p = picker("llm-aware", eps, scorers=only("inFlight"))
-    assert p.pick(Req(), ()) is eps[2]
+    assert_prefers(p, eps, eps[2], eps[0])
 
 
 def test_ttft_scorer_prefers_the_faster_endpoint() -> None:

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .base import PickRequest
-from .prefix import BLOCK_CHARS, PrefixHashes
+from .prefix import BLOCK_CHARS, PrefixHashes, prompt_reaches
 from .ring import HashRing
 
 if TYPE_CHECKING:
@@ -233,19 +233,22 @@ class PrefixScorer:
         return hashes[min(len(hashes), max(first_turn, depth)) - 1]
 
     def prepare(self, request: PickRequest, now: float = 0.0) -> Affinity:
-        """Computed once per pick (candidate drawing, scoring and recording share it)."""
+        """Computed once per pick (candidate drawing, scoring and recording share it).
+
+        A prompt too short for the minimum match is known so from its lengths: it is never
+        hashed, and gets NO_AFFINITY (no homes: nothing to place, score or learn)."""
         last = self._last
         if last.request is request:
             return last
+        if not prompt_reaches(request.payload, self.min_chars):
+            return NO_AFFINITY
         hashes = request.prefix_hashes
         shortest = min_depth(hashes, self.min_chars)
         if not shortest:
-            affinity = Affinity(request, hashes, [], [], None, 0, 0)
-        else:
-            owner, depth = self.index.deepest(hashes, shortest)
-            homes, priors = self.place(hashes, shortest, now)
-            affinity = Affinity(request, hashes, homes, priors, owner, depth, shortest)
-        self._last = affinity
+            return NO_AFFINITY
+        owner, depth = self.index.deepest(hashes, shortest)
+        homes, priors = self.place(hashes, shortest, now)
+        affinity = self._last = Affinity(request, hashes, homes, priors, owner, depth, shortest)
         return affinity
 
     def place(self, hashes: Sequence[int], shortest: int, now: float) -> tuple[list[Endpoint], list[float]]:

@@ -8,9 +8,9 @@ by weighted scorers into one number per endpoint, and the highest score wins.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..routing.endpoints import Endpoint
@@ -24,6 +24,11 @@ class PickRequest(Protocol):
     @property
     def session_key(self) -> bytes | None:
         """Conversation id, session header or the OpenAI `user` field, when present."""
+        ...
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        """The request body, parsed (prefix affinity reads the prompt's lengths before hashing it)."""
         ...
 
     @property

@@ -17,6 +17,14 @@ home on the ring while that endpoint is usable, not saturated and within the bou
 load; otherwise it is scored like any other request. Candidates: the whole pool up to
 16 endpoints, else the affinity candidates plus `sampleSize` random endpoints.
 
+A request with no affinity (no session home, a prompt too short for the minimum prefix
+match, or prefix scoring off) has no warm cache to keep: it takes the power of two
+choices. Two usable endpoints are drawn at random and the same filters and scorers
+decide between them (the load scorers, relative to the pair); when both are saturated,
+or an endpoint lacks the model, the whole candidate set is scored as usual. Two random
+choices balance nearly as well as the least loaded of all, cost the same at 4 or 1,000
+endpoints, and herd less when several gateway replicas act on the same stale scrape.
+
 The per-candidate signals are computed once per pick in one pass (the filters and
 scorers of this picker share them), which keeps a pick within a few microseconds per
 candidate; the generic ScoringPicker composes Filter/Scorer objects instead.
@@ -41,6 +49,8 @@ if TYPE_CHECKING:
     from ..routing.endpoints import Endpoint
 
 SESSION_CHOICES = 2  # ring choices a session may use before it is scored like any request
+CHOICE_DRAWS = 8  # random draws to find two usable endpoints for a request without affinity
+TIE = 1e-9  # totals this close are a tie (broken at random)
 # In-flight differences smaller than this count in proportion, not as the whole range: each gateway
 # replica counts only its own requests, and a difference of one should not outvote affinity.
 IN_FLIGHT_FLOOR = 4.0
@@ -81,32 +91,123 @@ class LlmAwarePicker(EndpointPicker):
         self.load.endpoints = endpoints
         self.freshness.set_period(scrape_period(self.interval, len(endpoints)))
 
+    def signals(self, endpoint: Endpoint, now: float) -> tuple[float, float]:
+        """(queue estimate, KV-cache use) as the filters and scorers see them (signals.Freshness)."""
+        in_flight = endpoint.in_flight
+        scraped = endpoint.scraped_at
+        if scraped:
+            freshness = self.freshness
+            age = now - scraped - freshness.stale_after
+            sent = in_flight - endpoint.in_flight_at_scrape
+            queue = endpoint.waiting + sent if sent > 0 else endpoint.waiting
+            if age <= 0.0:
+                return queue, endpoint.kv_usage
+            fade = freshness.fade
+            if age < fade:
+                f = 1.0 - age / fade
+                return f * queue + (1.0 - f) * in_flight, f * endpoint.kv_usage
+        return float(in_flight), 0.0
+
     def saturated(self, endpoint: Endpoint, now: float) -> bool:
-        freshness = self.freshness
-        return freshness.queue(endpoint, now) > self.queue_threshold or \
-            freshness.kv_usage(endpoint, now) > self.kv_threshold
+        queue, kv = self.signals(endpoint, now)
+        return queue > self.queue_threshold or kv > self.kv_threshold
 
     def pick(self, request: PickRequest, exclude: Collection[Endpoint]) -> Endpoint | None:
         now = time.monotonic()
-        key = request.session_key if self.session_affinity else None
-        if key:
-            chosen = self._session_home(key, exclude, now)
-            if chosen is not None:
-                self._record(request, chosen)
-                return chosen
+        if self.session_affinity:
+            key = request.session_key
+            if key:
+                chosen = self._session_home(key, exclude, now)
+                if chosen is not None:
+                    self._record(request, chosen)
+                    return chosen
         if len(self.endpoints) <= 1:
             candidates = self.candidates(exclude, now)
             return candidates[0] if candidates else None
         affinity = self.prefix.prepare(request, now) if self.needs_prefix else NO_AFFINITY
         extra: Sequence[Endpoint] = affinity.homes
-        if affinity.owner is not None and affinity.owner not in extra:
+        if not extra:
+            chosen = self.two_choices(request.model, exclude, now)
+            if chosen is not None:
+                return chosen  # nothing to record: a request without affinity teaches the index nothing
+        elif affinity.owner is not None and affinity.owner not in extra:
             extra = [*extra, affinity.owner]
         candidates = self.candidates(exclude, now, extra)
         if not candidates:
             return None
         chosen = candidates[0] if len(candidates) == 1 else self.choose(request, candidates, affinity, now)
-        self._record(request, chosen)
+        if extra:
+            self._record(request, chosen)
         return chosen
+
+    def two_choices(self, model: str, exclude: Collection[Endpoint], now: float) -> Endpoint | None:
+        """The better of two random usable endpoints by the filters and scorers (without prefix affinity).
+
+        None when the pick needs the whole candidate set: fewer than two usable endpoints were
+        drawn, one lacks the model, or both are saturated (an unsaturated one may exist elsewhere).
+        """
+        endpoints = self.endpoints
+        count = len(endpoints)
+        rand = self._random.random
+        first: Endpoint | None = None
+        second: Endpoint | None = None
+        for _ in range(CHOICE_DRAWS):
+            endpoint = endpoints[int(rand() * count)]
+            if endpoint.ejected_until <= now and endpoint.healthy and endpoint is not first and \
+                    endpoint not in exclude:
+                if first is None:
+                    first = endpoint
+                else:
+                    second = endpoint
+                    break
+        if first is None or second is None:
+            return None
+        served = first.served_models
+        if served is not None and model not in served:
+            return None
+        served = second.served_models
+        if served is not None and model not in served:
+            return None
+        q_a, kv_a = self.signals(first, now)
+        q_b, kv_b = self.signals(second, now)
+        q_threshold = self.queue_threshold
+        kv_threshold = self.kv_threshold
+        saturated_a = q_a > q_threshold or kv_a > kv_threshold
+        saturated_b = q_b > q_threshold or kv_b > kv_threshold
+        if saturated_a or saturated_b:
+            if saturated_a and saturated_b:
+                return None
+            # the saturation filter over the pair: dropped when a threshold's worth worse than the other
+            q_limit = max(q_threshold, min(q_a, q_b) + q_threshold)
+            kv_limit = max(kv_threshold, min(kv_a, kv_b) + (1.0 - kv_threshold))
+            if saturated_a and (q_a > q_limit or kv_a > kv_limit):
+                return second
+            if saturated_b and (q_b > q_limit or kv_b > kv_limit):
+                return first
+        # total(first) - total(second), each scorer min-max over the pair as in choose()
+        lead = 0.0
+        weight = self.w_queue
+        if weight and q_a != q_b:
+            lead += weight * (q_b - q_a) / max(abs(q_b - q_a), q_threshold)
+        weight = self.w_kv
+        if weight:
+            lead += weight * ((kv_b if kv_b < 1.0 else 1.0) - (kv_a if kv_a < 1.0 else 1.0))
+        weight = self.w_in_flight
+        if weight:
+            load = first.in_flight / first.weight - second.in_flight / second.weight
+            if load:
+                lead -= weight * load / max(abs(load), IN_FLIGHT_FLOOR)
+        weight = self.w_ttft
+        if weight:
+            t_a = first.ttft_ewma
+            t_b = second.ttft_ewma
+            if t_a > 0.0 and t_b > 0.0 and t_a != t_b:  # an unknown TTFT counts as the best known
+                lead += weight if t_a < t_b else -weight
+        if lead > TIE:
+            return first
+        if lead < -TIE:
+            return second
+        return first if rand() < 0.5 else second
 
     def _session_home(self, key: bytes, exclude: Collection[Endpoint], now: float) -> Endpoint | None:
         bound = self.factor * self.load.average(now) + 1.0

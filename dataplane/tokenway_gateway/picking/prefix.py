@@ -12,12 +12,17 @@ the builtin `hash()` of bytes they are the same in every process, so gateway
 replicas agree on them without sharing state. They are not collision resistant;
 a collision only costs a worse placement. Work is bounded: at most `max_blocks`
 blocks are hashed, whatever the prompt's size.
+
+`prompt_reaches` tells from lengths alone (no encoding, no hashing) whether a prompt
+can cover a given number of bytes, so a prompt too short to earn prefix affinity is
+never hashed.
 """
 
 from __future__ import annotations
 
 import zlib
 from bisect import bisect_left
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -67,6 +72,48 @@ def _content_bytes(content: Any, limit: int) -> bytes:
                 parts.append(orjson.dumps(part, option=orjson.OPT_SORT_KEYS)[:limit])
         return b"\x1d".join(parts)
     return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)[:limit]
+
+
+def _size_at_most(text: str) -> int:
+    """Bytes of `text` in UTF-8, or more (an ASCII string's length is exact; str.isascii() is O(1))."""
+    return len(text) if text.isascii() else 4 * len(text)
+
+
+def prompt_reaches(payload: Mapping[str, Any], chars: int, block_chars: int = BLOCK_CHARS,
+                   max_blocks: int = MAX_BLOCKS) -> bool:
+    """Whether prefix_block_hashes(payload) may cover `chars` bytes or more.
+
+    False only when it surely does not (then its hashes have no block `chars` deep): the
+    serialized size is bounded from above by string lengths, without encoding anything.
+    Shapes whose size needs serializing (content parts, a token-id prompt) answer True.
+    """
+    if chars > max_blocks * block_chars:
+        return False  # deeper than anything hashed
+    messages = payload.get("messages")
+    if isinstance(messages, list):
+        total = 0
+        for message in messages:
+            if not isinstance(message, dict):
+                continue
+            content = message.get("content")
+            if isinstance(content, str):
+                total += _size_at_most(content)
+            elif content is not None:
+                return True
+            role = message.get("role", "")
+            if isinstance(role, str) and role.isascii() and len(role) < 64:
+                total += len(role) + 2  # the role and the two separators
+            else:
+                total += 66  # a role is cut to 64 bytes
+            if total >= chars:
+                return True
+        return False
+    prompt = payload.get("prompt")
+    if prompt is None or isinstance(prompt, bool):
+        return False
+    if isinstance(prompt, str):
+        return _size_at_most(prompt) + 2 >= chars
+    return True
 
 
 def prefix_block_hashes(payload: dict[str, Any], block_chars: int = BLOCK_CHARS,
