@@ -1,65 +1,65 @@
-"""Match a prompt's embedding against the intents a RoutePolicy defines.
+"""Match a prompt's embedding against the intents a RoutePolicy defines: a small classifier per snapshot.
 
-Each intent is a set of example utterances, embedded once when the config is built (a
-blocking call: build the matcher off the event loop). A prompt's score for an intent blends
-how close it is to the intent's nearest examples (the mean of its ``top_k`` highest cosine
-similarities) with how close it is to the intent as a whole (cosine similarity to the
-normalised mean of its examples): ``(1 - centroid_weight) * top_k_mean + centroid_weight *
-centroid``. The nearest examples catch prompts phrased like one example; the centroid catches
-prompts of a broad intent ("coding") that resemble no single example. The best-scoring
-intent matches when
+When a config snapshot is built, every intent's examples and the built-in none-of-the-above
+exemplars (``background.py``: everyday prompts that belong to no routing intent) are embedded
+(a blocking call: build the matcher off the event loop) and a multinomial logistic regression is
+fitted over ``K`` intents plus one "none" class. Its features for a prompt are
 
-* its score reaches the intent's threshold (``Intent.threshold``, else the default), and
-* it beats the runner-up intent by at least ``margin``: a prompt that sits between two
-  intents is not routed on a coin flip.
+* the prompt's embedding itself (384 numbers): a direction per intent, which carries a broad
+  intent ("coding") to prompts that resemble no single example;
+* per class (each intent and the background), the mean cosine similarity of the prompt's
+  ``top_k`` nearest examples, times ``similarity_scale``: how close the prompt sits to the
+  examples themselves. For the training rows these come from leave-one-out (an example does not
+  count as its own neighbour), so they look as they will for a new prompt.
 
-* no built-in none-of-the-above exemplar (``background.py``: everyday prompts that belong
-  to no routing intent) is nearer than the intent by ``background_margin`` or more.
+Each intent carries the same share of the training loss whatever its number of examples; the
+background as a whole carries ``none_weight`` of an intent's share. That ratio sets how readily a
+prompt between an intent and everyday topics is routed, the same for any number of intents, and
+it replaces a similarity threshold as the none-of-the-above rule. ``match`` takes the class with
+the highest logit: "none" matches nothing; an intent matches when, in addition, its ``score``
+(cosine similarity: top-k mean blended with the centroid) reaches ``Intent.threshold`` when the
+intent sets one. By default there is no similarity floor: the classifier's none class decides.
 
-Otherwise nothing matches, so off-topic prompts fall through to the rules that do not need
-an intent. The defaults (top-3 mean blended half and half with the centroid, threshold 0.15,
-no margin, background margin 0.05) were chosen by 5-fold cross-validation on the tune half of
-``bench/data/intents_*.jsonl``; the held-out half is what ``bench/intents.py`` reports.
+Chosen by 5-fold cross-validation on ``bench/data/intents_tune.jsonl`` only (the tune split; its
+off-topic prompts are never training rows, as a user's traffic is not): ``top_k`` 3,
+``similarity_scale`` 2, ``l2`` 3e-3, ``none_weight`` 0.5 sit in a flat region of that grid. A
+similarity floor (0.1 to 0.25), a minimum probability and per-intent floors from leave-one-out on
+the examples each lowered cross-validated accuracy. ``bench/intents.py`` reports accuracy on
+held-out prompts.
+
+Cost: building fits on a few hundred rows (~0.1-0.5 s plus the embedding, and the background is
+embedded once per process); ``match`` is one matrix-vector product over every example, centroid
+and the classifier's weights, a top-k per class and a small product (tens of microseconds).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from .background import BACKGROUND_EXAMPLES
+from .classifier import SoftmaxRegression, fit_softmax_regression, softmax
+from .similarity import ExampleIndex
+from .types import BlockingEmbedder, IntentMatch
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from ..api.route import Intent
 
-DEFAULT_THRESHOLD = 0.15
-DEFAULT_MARGIN = 0.0
 DEFAULT_TOP_K = 3
-DEFAULT_CENTROID_WEIGHT = 0.5
-DEFAULT_BACKGROUND_MARGIN = 0.05
-
-
-class BlockingEmbedder(Protocol):
-    """What the matcher needs to embed the examples: ``embed(texts) -> (n, dim)`` L2-normalised rows."""
-
-    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class IntentMatch:
-    """The matched intent and its score (cosine similarity, top-k mean)."""
-
-    name: str
-    score: float
+DEFAULT_SIMILARITY_SCALE = 2.0
+DEFAULT_L2 = 3e-3
+DEFAULT_NONE_WEIGHT = 0.5
+DEFAULT_CENTROID_WEIGHT = 0.5  # in the reported score (and the threshold it is compared with) only
 
 
 class IntentMatcher:
-    """Built once per config snapshot; ``match`` is a single matrix-vector product (microseconds)."""
+    """Built once per config snapshot; ``match`` costs one matrix-vector product and a few small steps."""
 
     def __init__(
         self,
@@ -67,12 +67,13 @@ class IntentMatcher:
         example_vectors: Sequence[NDArray[np.float32]],
         thresholds: Sequence[float | None],
         *,
-        default_threshold: float = DEFAULT_THRESHOLD,
-        margin: float = DEFAULT_MARGIN,
-        top_k: int = DEFAULT_TOP_K,
-        centroid_weight: float = DEFAULT_CENTROID_WEIGHT,
         background_vectors: NDArray[np.float32] | None = None,
-        background_margin: float = DEFAULT_BACKGROUND_MARGIN,
+        default_threshold: float | None = None,
+        top_k: int = DEFAULT_TOP_K,
+        similarity_scale: float = DEFAULT_SIMILARITY_SCALE,
+        l2: float = DEFAULT_L2,
+        none_weight: float = DEFAULT_NONE_WEIGHT,
+        centroid_weight: float = DEFAULT_CENTROID_WEIGHT,
     ) -> None:
         if not (len(names) == len(example_vectors) == len(thresholds)):
             raise ValueError("names, example_vectors and thresholds must have the same length")
@@ -80,40 +81,48 @@ class IntentMatcher:
             raise ValueError("intent names must be unique")
         if any(len(v) == 0 for v in example_vectors):
             raise ValueError("every intent needs at least one example")
+        if none_weight <= 0:
+            raise ValueError("none_weight must be positive")
         self.names: tuple[str, ...] = tuple(names)
-        self.thresholds = np.array([default_threshold if t is None else t for t in thresholds], dtype=np.float32)
-        self.margin = margin
-        self.top_k = max(1, top_k)
-        counts = [len(v) for v in example_vectors]
-        self._starts = np.cumsum([0, *counts[:-1]]) if counts else np.zeros(0, dtype=np.intp)
-        self._matrix: NDArray[np.float32] = (
-            np.vstack(example_vectors).astype(np.float32, copy=False)
-            if example_vectors
-            else np.zeros((0, 0), dtype=np.float32)
-        )
-        # One matrix holds every example, then each intent's centroid, then the background
-        # exemplars: one matrix-vector product scores them all.
-        self._n_examples = int(sum(counts))
+        floors = [default_threshold if t is None else t for t in thresholds]
+        self.thresholds = np.array([-np.inf if f is None else f for f in floors], dtype=np.float32)
         self.centroid_weight = centroid_weight
-        if counts:
-            centroids = np.vstack([v.mean(axis=0) for v in example_vectors]).astype(np.float32)
-            centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-            self._matrix = np.vstack([self._matrix, centroids])
-        self._n_scored = self._n_examples + len(counts)
-        self._has_background = background_vectors is not None and len(background_vectors) > 0
-        if self._has_background and counts:
+        self.similarity_scale = similarity_scale
+        self._n = len(self.names)
+        if not self.names:
+            self._index: ExampleIndex | None = None
+            self.classifier: SoftmaxRegression | None = None
+            return
+        groups = [np.asarray(v, dtype=np.float32) for v in example_vectors]
+        has_background = background_vectors is not None and len(background_vectors) > 0
+        if has_background:
             assert background_vectors is not None
-            self._matrix = np.vstack([self._matrix, np.asarray(background_vectors, dtype=np.float32)])
-        self.background_margin = background_margin
-        # Top-k means without a Python loop: a (intents, max examples) grid of indices into the
-        # similarity vector, padded with an index that holds -inf.
-        width = max(counts, default=1)
-        self._k = min(self.top_k, width)
-        grid = np.full((len(counts), width), self._n_examples, dtype=np.intp)
-        for i, (start, count) in enumerate(zip(self._starts, counts, strict=True)):
-            grid[i, :count] = np.arange(start, start + count)
-        self._grid = grid
-        self._divisor = np.minimum(np.array(counts, dtype=np.float32), self._k)
+            groups.append(np.asarray(background_vectors, dtype=np.float32))
+        index = ExampleIndex(groups, top_k)
+        self._index = index
+        self._has_none = has_background
+        n_classes = len(groups)
+        dim = index.examples.shape[1]
+        self._dim = dim
+        self._n_index = index.matrix.shape[0]
+        if n_classes == 1:  # one intent and nothing to tell it from: only its threshold decides
+            self.classifier = None
+            self._matrix = index.matrix
+            return
+        labels = np.repeat(np.arange(n_classes), index.counts)
+        weights = 1.0 / index.counts[labels].astype(np.float64)
+        if has_background:
+            weights[labels == n_classes - 1] *= none_weight
+        # Small products, hundreds of times: BLAS threads only contend (5-20x slower on a busy
+        # 2-core machine) and would take cores from the event loop.
+        with threadpool_limits(limits=1, user_api="blas"):
+            features = np.hstack([index.examples, similarity_scale * index.leave_one_out_top_k_means()])
+            self.classifier = fit_softmax_regression(features, labels, n_classes, sample_weight=weights, l2=l2)
+        w = self.classifier.weights
+        # The embedding part of the logits joins the similarity product: one matrix-vector product.
+        self._matrix = np.ascontiguousarray(np.vstack([index.matrix, w[:dim].T]), dtype=np.float32)
+        self._similarity_weights = np.ascontiguousarray(similarity_scale * w[dim:], dtype=np.float32)
+        self._bias = self.classifier.bias
 
     @classmethod
     def build(
@@ -121,87 +130,126 @@ class IntentMatcher:
         intents: Sequence[Intent],
         embedder: BlockingEmbedder | None = None,
         *,
-        default_threshold: float = DEFAULT_THRESHOLD,
-        margin: float = DEFAULT_MARGIN,
-        top_k: int = DEFAULT_TOP_K,
-        centroid_weight: float = DEFAULT_CENTROID_WEIGHT,
         background: Sequence[str] = BACKGROUND_EXAMPLES,
-        background_margin: float = DEFAULT_BACKGROUND_MARGIN,
+        default_threshold: float | None = None,
+        top_k: int = DEFAULT_TOP_K,
+        similarity_scale: float = DEFAULT_SIMILARITY_SCALE,
+        l2: float = DEFAULT_L2,
+        none_weight: float = DEFAULT_NONE_WEIGHT,
+        centroid_weight: float = DEFAULT_CENTROID_WEIGHT,
     ) -> IntentMatcher:
-        """Embed every intent's examples in one batch (blocking: call it off the event loop).
+        """Embed the examples (and, once per process and embedder, the background) and fit the classifier.
 
-        ``background``: none-of-the-above exemplars (``()`` turns that rule off).
+        Blocking: call it off the event loop. ``background``: none-of-the-above exemplars (``()``
+        leaves the classifier without a none class: then only thresholds refuse a prompt).
         """
         if embedder is None:
             from ..semantic import get_embedder
 
             embedder = get_embedder()
-        texts = [example for intent in intents for example in intent.examples]
-        n_background = len(background) if texts else 0
-        all_vectors = (
-            embedder.embed([*texts, *background[:n_background]]) if texts else np.zeros((0, 0), dtype=np.float32)
-        )
-        vectors = all_vectors[: len(texts)]
-        background_vectors = all_vectors[len(texts) :] if n_background else None
-        split: list[NDArray[np.float32]] = []
-        start = 0
-        for intent in intents:
-            split.append(vectors[start : start + len(intent.examples)])
-            start += len(intent.examples)
+        examples, background_vectors = embed_examples(intents, background, embedder)
         return cls(
             [intent.name for intent in intents],
-            split,
+            examples,
             [intent.threshold for intent in intents],
-            default_threshold=default_threshold,
-            margin=margin,
-            top_k=top_k,
-            centroid_weight=centroid_weight,
             background_vectors=background_vectors,
-            background_margin=background_margin,
+            default_threshold=default_threshold,
+            top_k=top_k,
+            similarity_scale=similarity_scale,
+            l2=l2,
+            none_weight=none_weight,
+            centroid_weight=centroid_weight,
         )
 
     def __len__(self) -> int:
-        return len(self.names)
+        return self._n
 
-    def scores(self, embedding: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Score of every intent (in ``names`` order) for one L2-normalised prompt embedding."""
-        if not self.names:
-            return np.zeros(0, dtype=np.float32)
-        return self._intent_scores(self._similarities(embedding))
+    def _evaluate(
+        self, embedding: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | None]:
+        """(top-k means per class, centroid similarities per intent, logits or None)."""
+        assert self._index is not None
+        index = self._index
+        product = self._matrix @ np.asarray(embedding, dtype=np.float32).reshape(-1)
+        sims = product[: self._n_index]
+        top = index.top_k_means(sims)
+        centroids = sims[index.n_examples : index.n_examples + self._n]
+        if self.classifier is None:
+            return top, centroids, None
+        logits: NDArray[np.float32] = product[self._n_index :] + top @ self._similarity_weights + self._bias
+        return top, centroids, logits
 
-    def _similarities(self, embedding: NDArray[np.float32]) -> NDArray[np.float32]:
-        sims: NDArray[np.float32] = self._matrix @ np.asarray(embedding, dtype=np.float32).reshape(-1)
-        return sims
-
-    def _intent_scores(self, sims: NDArray[np.float32]) -> NDArray[np.float32]:
-        examples = sims[: self._n_examples]
-        if self._k == 1:
-            nearest = np.maximum.reduceat(examples, self._starts)
-        else:
-            padded = np.append(examples, np.float32(-np.inf))[self._grid]
-            width = padded.shape[1]
-            top = np.partition(padded, width - self._k, axis=1)[:, width - self._k :]
-            top[np.isneginf(top)] = 0.0
-            nearest = top.sum(axis=1) / self._divisor
-        centroid = sims[self._n_examples : self._n_scored]
+    def _blend(self, top: NDArray[np.float32], centroids: NDArray[np.float32]) -> NDArray[np.float32]:
         w = self.centroid_weight
-        out: NDArray[np.float32] = ((1.0 - w) * nearest + w * centroid).astype(np.float32, copy=False)
+        out: NDArray[np.float32] = ((1.0 - w) * top[: self._n] + w * centroids).astype(np.float32, copy=False)
         return out
 
+    def scores(self, embedding: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Cosine-similarity score of every intent (``names`` order): top-k mean blended with the centroid."""
+        if self._index is None:
+            return np.zeros(0, dtype=np.float32)
+        top, centroids, _ = self._evaluate(embedding)
+        return self._blend(top, centroids)
+
+    def probabilities(self, embedding: NDArray[np.float32]) -> NDArray[np.float64]:
+        """The classifier's probability per intent (``names`` order), then for none when there is a background."""
+        if self._index is None:
+            return np.ones(1)
+        _, _, logits = self._evaluate(embedding)
+        if logits is None:
+            return np.ones(1)
+        return softmax(logits)
+
     def match(self, embedding: NDArray[np.float32]) -> IntentMatch | None:
-        """The intent this prompt belongs to, or None (below threshold, or too close to call)."""
-        if not self.names:
+        """The intent this prompt belongs to, or None (the none class wins, or below the intent's threshold)."""
+        if self._index is None:
             return None
-        sims = self._similarities(embedding)
-        scores = self._intent_scores(sims)
-        best = int(np.argmax(scores))
-        score = float(scores[best])
+        top, centroids, logits = self._evaluate(embedding)
+        if logits is None:
+            best, probability = 0, 1.0
+        else:
+            best = int(np.argmax(logits))
+            if best >= self._n:
+                return None
+            probability = float(softmax(logits)[best])
+        w = self.centroid_weight
+        score = float((1.0 - w) * top[best] + w * centroids[best])
         if score < float(self.thresholds[best]):
             return None
-        if scores.size > 1 and self.margin > 0:
-            runner_up = float(np.partition(scores, scores.size - 2)[scores.size - 2])
-            if score - runner_up < self.margin:
-                return None
-        if self._has_background and float(sims[self._n_scored :].max()) >= score + self.background_margin:
-            return None
-        return IntentMatch(self.names[best], score)
+        return IntentMatch(self.names[best], score, probability)
+
+
+# ---- embedding ----------------------------------------------------------------------------------
+
+
+class _BackgroundCache:
+    """The background's vectors for the last (embedder, background) pair: embedded once per process."""
+
+    lock = threading.Lock()
+    embedder: object | None = None
+    texts: tuple[str, ...] = ()
+    vectors: NDArray[np.float32] | None = None
+
+
+def embed_examples(
+    intents: Sequence[Intent], background: Sequence[str], embedder: BlockingEmbedder
+) -> tuple[list[NDArray[np.float32]], NDArray[np.float32] | None]:
+    """Each intent's example vectors and the background's (None when there is none or no intent)."""
+    texts = [example for intent in intents for example in intent.examples]
+    if not texts:
+        return [], None
+    background = tuple(background)
+    with _BackgroundCache.lock:
+        cached = _BackgroundCache.vectors
+        reuse = cached is not None and _BackgroundCache.embedder is embedder and _BackgroundCache.texts == background
+        todo = texts if reuse or not background else [*texts, *background]
+        vectors = embedder.embed(todo)
+        if background and not reuse:
+            cached = np.ascontiguousarray(vectors[len(texts) :], dtype=np.float32)
+            _BackgroundCache.embedder, _BackgroundCache.texts, _BackgroundCache.vectors = embedder, background, cached
+    split: list[NDArray[np.float32]] = []
+    start = 0
+    for intent in intents:
+        split.append(np.asarray(vectors[start : start + len(intent.examples)], dtype=np.float32))
+        start += len(intent.examples)
+    return split, (cached if background else None)
