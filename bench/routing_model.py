@@ -13,10 +13,8 @@ replicas share nothing. The workload is bench/workload.py's, answers are pseudo-
 
     python bench/routing_model.py --seed 3 --policies round-robin,least-request,llm-aware   # routing.py's fleet
     python bench/routing_model.py --lb-json '{"scorers": {"queue": 3}}' --gateways 3
-    # short prompts (no prefix affinity): two random choices vs scoring every candidate
-    python bench/routing_model.py --system-tokens 20,40 --user-tokens 10,30 --max-turns 2 --rate 40 --gateways 3
-    python bench/routing_model.py --system-tokens 20,40 --user-tokens 10,30 --max-turns 2 --rate 40 --gateways 3 \
-        --full-scan
+    # short prompts (mostly too short for prefix affinity), near the fleet's saturation
+    python bench/routing_model.py --system-tokens 20,40 --user-tokens 10,30 --max-turns 2 --rate 48 --gateways 3
 """
 
 from __future__ import annotations
@@ -308,12 +306,7 @@ def main() -> int:
     parser.add_argument("--system-tokens", type=pair, default=WorkloadSpec.system_tokens, help="LO,HI")
     parser.add_argument("--user-tokens", type=pair, default=WorkloadSpec.user_tokens, help="LO,HI")
     parser.add_argument("--max-turns", type=int, default=WorkloadSpec.max_turns)
-    parser.add_argument("--full-scan", action="store_true",
-                        help="A/B: llm-aware scores every candidate for requests without affinity too "
-                             "(no two random choices)")
     args = parser.parse_args()
-    if args.full_scan:
-        picking.llm.LlmAwarePicker.two_choices = lambda self, model, exclude, now: None  # type: ignore[method-assign]
     runs: list[tuple[str, LoadBalancing]] = []
     for policy in args.policies.split(","):
         if policy == "llm-aware":

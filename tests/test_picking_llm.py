@@ -15,6 +15,7 @@ from test_picking import Req, endpoints, picker
 from tokenway_gateway.api.route import LoadBalancing
 from tokenway_gateway.picking import AttemptOutcome, Outcome, PickerRegistry, prefix_block_hashes
 from tokenway_gateway.picking.affinity import NO_AFFINITY, AffinityIndex
+from tokenway_gateway.picking.llm import LlmAwarePicker
 from tokenway_gateway.picking.prefix import MAX_BLOCKS, prompt_reaches
 from tokenway_gateway.routing.endpoints import Endpoint
 
@@ -167,23 +168,96 @@ def test_a_prompt_too_short_for_affinity_is_never_hashed() -> None:
     assert CountingReq.hashed == 20 and len(chosen) == 1
 
 
-def test_requests_without_affinity_take_the_better_of_two_random_endpoints() -> None:
-    """Between scrapes, requests without affinity spread over the lighter endpoints (power of two choices)
-    instead of herding onto the lightest: rank k of n gets 2(n-1-k)/(n(n-1)) of them, the heaviest none."""
-    eps = endpoints(6)
-    for i, e in enumerate(eps):
-        e.in_flight = i  # fixed loads: the k-th endpoint is the k-th lightest
+def random_fleet(rng: random.Random, size: int) -> list[Endpoint]:
+    """Load signals inside and outside least_loaded's conditions (saturation, the scorers' floors, models)."""
+    eps = endpoints(size)
+    busy = rng.random() < 0.3
+    for e in eps:
+        e.in_flight = rng.randint(0, 9 if busy else 3)
+        e.weight = rng.choice([1, 1, 2])
+        scrape(e, waiting=rng.choice([0, 0, 1, 2, 4] + ([7, 12] if busy else [])),
+               kv=rng.choice([0.0, 0.1, 0.5, 0.7] + ([0.9] if busy else [])),
+               age=rng.choice([0.0, 0.0, 0.0, 0.7, 60.0]))
+        e.in_flight_at_scrape = max(0, e.in_flight - rng.randint(0, 2))
+        if rng.random() < 0.1:
+            e.scraped_at = 0.0
+        if rng.random() < 0.05:
+            e.served_models = frozenset({"other"})
+        if rng.random() < 0.05:
+            e.ejected_until = time.monotonic() + 30
+    return eps
+
+
+def test_least_loaded_picks_what_choose_picks() -> None:
+    """The one-pass path for requests without affinity is choose() whenever it answers: the same winners
+    (all of them, as ties are broken at random); and it answers on an unsaturated fleet."""
+    rng = random.Random(3)
+    answered = 0
+    for round_ in range(150):
+        eps = random_fleet(rng, rng.choice([2, 3, 4, 6, 16]))
+        p = picker("llm-aware", eps)
+        assert isinstance(p, LlmAwarePicker)
+        now = time.monotonic()
+        usable = [e for e in eps if e.ejected_until <= now]
+        first = p.least_loaded(eps, "m", (), now)
+        if first is None or not usable:
+            continue
+        answered += 1
+        fast = {first} | {p.least_loaded(eps, "m", (), now) for _ in range(300)}
+        full = {p.choose(Req(), usable, NO_AFFINITY, now) for _ in range(300)}
+        assert fast == full, round_
+    assert answered > 40
+
+
+def test_least_loaded_defers_to_choose_when_its_conditions_fail() -> None:
+    eps = endpoints(4)
+    for e in eps:
         scrape(e)
     p = picker("llm-aware", eps)
-    picks = 6000
-    counts = Counter(p.pick(Req(payload={"messages": [{"role": "user", "content": "hi"}]}), ())
-                     for _ in range(picks))
-    for k, e in enumerate(eps):
-        expected = 2 * (5 - k) / 30
-        assert abs(counts[e] / picks - expected) < 0.03, (k, counts[e] / picks, expected)
+    assert isinstance(p, LlmAwarePicker)
+    now = time.monotonic()
+    assert p.least_loaded(eps, "m", (), now) is not None
+    scrape(eps[1], waiting=9)  # saturated: the relative filter needs every candidate
+    assert p.least_loaded(eps, "m", (), now) is None
+    scrape(eps[1], kv=0.95)
+    assert p.least_loaded(eps, "m", (), now) is None
+    scrape(eps[1])
+    eps[2].in_flight = 5  # an in-flight difference beyond the scorer's floor: the scale depends on the range
+    assert p.least_loaded(eps, "m", (), now) is None
+    eps[2].in_flight = 0
+    eps[3].served_models = frozenset({"other"})
+    assert p.least_loaded(eps, "m", (), now) is None
+    eps[3].served_models = None
+    assert p.least_loaded(eps, "m", set(eps), now) is None  # nothing usable
+    ttft = picker("llm-aware", eps, scorers={"ttft": 1.0})
+    assert isinstance(ttft, LlmAwarePicker) and ttft.least_loaded(eps, "m", (), now) is None
 
 
-def test_two_choices_defer_to_the_whole_set_when_both_are_saturated() -> None:
+def test_requests_without_affinity_skip_the_scoring_frame_on_an_unsaturated_fleet() -> None:
+    eps = endpoints(6)
+    for e in eps:
+        scrape(e)
+    p = picker("llm-aware", eps)
+    assert isinstance(p, LlmAwarePicker)
+    calls = Counter[str]()
+    choose = p.choose
+
+    def counting_choose(*args: Any) -> Endpoint:
+        calls["choose"] += 1
+        return choose(*args)
+
+    p.choose = counting_choose  # type: ignore[method-assign]
+    short = {"messages": [{"role": "user", "content": "hi"}]}
+    for i in range(60):
+        chosen = p.pick(Req(payload=short), ())
+        assert chosen is not None
+        chosen.in_flight += i % 2  # loads move, within the in-flight scorer's floor
+    assert calls["choose"] == 0
+    assert p.pick(Req(payload=conversation(1, 1, 2)), ()) is not None  # a prompt with affinity is scored
+    assert calls["choose"] == 1
+
+
+def test_requests_without_affinity_avoid_saturated_endpoints() -> None:
     eps = endpoints(6)
     for e in eps:
         scrape(e, waiting=20)

@@ -116,7 +116,7 @@ def _first(index: dict[int, Endpoint], count: int) -> list[int]:
 class Affinity:
     """What one request's prompt says about where to send it."""
 
-    __slots__ = ("depth", "hashes", "homes", "owner", "priors", "request", "shortest")
+    __slots__ = ("_by_endpoint", "depth", "hashes", "homes", "owner", "priors", "request", "shortest")
 
     def __init__(self, request: PickRequest | None, hashes: Sequence[int], homes: list[Endpoint],
                  priors: list[float], owner: Endpoint | None, depth: int, shortest: int) -> None:
@@ -127,18 +127,25 @@ class Affinity:
         self.owner = owner  # the endpoint the learned index holds the deepest match on
         self.depth = depth  # blocks of that match
         self.shortest = shortest  # blocks of the minimum match
+        self._by_endpoint: dict[Endpoint, float] | None = None
 
     def prior(self, endpoint: Endpoint) -> float:
         """Expected fraction of the prompt cached on the endpoint: placement prior or learned match."""
-        value = 0.0
-        homes = self.homes
-        if endpoint in homes:
-            value = self.priors[homes.index(endpoint)]
-        if endpoint is self.owner and self.hashes:
-            learned = self.depth / len(self.hashes)
-            if learned > value:
-                value = learned
-        return value
+        return self.priors_by_endpoint().get(endpoint, 0.0)
+
+    def priors_by_endpoint(self) -> dict[Endpoint, float]:
+        """prior() of every endpoint that has one (the homes and the learned owner)."""
+        table = self._by_endpoint
+        if table is None:
+            table = self._by_endpoint = {}
+            for endpoint, value in zip(self.homes, self.priors, strict=True):
+                table.setdefault(endpoint, value)  # the first (best) place counts
+            owner = self.owner
+            if owner is not None and self.hashes:
+                learned = self.depth / len(self.hashes)
+                if learned > table.get(owner, 0.0):
+                    table[owner] = learned
+        return table
 
 
 NO_AFFINITY = Affinity(None, (), [], [], None, 0, 0)

@@ -17,17 +17,15 @@ home on the ring while that endpoint is usable, not saturated and within the bou
 load; otherwise it is scored like any other request. Candidates: the whole pool up to
 16 endpoints, else the affinity candidates plus `sampleSize` random endpoints.
 
-A request with no affinity (no session home, a prompt too short for the minimum prefix
-match, or prefix scoring off) has no warm cache to keep: it takes the power of two
-choices. Two usable endpoints are drawn at random and the same filters and scorers
-decide between them (the load scorers, relative to the pair); when both are saturated,
-or an endpoint lacks the model, the whole candidate set is scored as usual. Two random
-choices balance nearly as well as the least loaded of all, cost the same at 4 or 1,000
-endpoints, and herd less when several gateway replicas act on the same stale scrape.
-
 The per-candidate signals are computed once per pick in one pass (the filters and
 scorers of this picker share them), which keeps a pick within a few microseconds per
-candidate; the generic ScoringPicker composes Filter/Scorer objects instead.
+candidate; the generic ScoringPicker composes Filter/Scorer objects instead. A request
+without affinity (no session home, a prompt too short for the minimum prefix match, or
+prefix scoring off) on an unsaturated fleet is decided in one pass over the usable
+endpoints (least_loaded: the same winners as the frame, without its lists); it is not
+recorded, since it teaches the prefix index nothing. (Two random choices instead of all
+candidates were tried for such requests: cheaper on 16-endpoint pools, but p90 TTFT
+rose 3-25% (seeds 3-5) on bench/routing_model.py's short-prompt workload near saturation.)
 """
 
 from __future__ import annotations
@@ -40,7 +38,7 @@ from ..api.route import LoadBalancing
 from .affinity import NO_AFFINITY, Affinity, AffinityIndex, PrefixScorer
 from .base import PickRequest
 from .outlier import OutlierDetector
-from .picker import EndpointPicker, PoolLoad
+from .picker import FULL_SCAN, EndpointPicker, PoolLoad
 from .ring import HashRing, key_of
 from .scraper import MAX_SCRAPES_PER_SECOND
 from .signals import Freshness
@@ -49,7 +47,6 @@ if TYPE_CHECKING:
     from ..routing.endpoints import Endpoint
 
 SESSION_CHOICES = 2  # ring choices a session may use before it is scored like any request
-CHOICE_DRAWS = 8  # random draws to find two usable endpoints for a request without affinity
 TIE = 1e-9  # totals this close are a tie (broken at random)
 # In-flight differences smaller than this count in proportion, not as the whole range: each gateway
 # replica counts only its own requests, and a difference of one should not outvote affinity.
@@ -91,25 +88,8 @@ class LlmAwarePicker(EndpointPicker):
         self.load.endpoints = endpoints
         self.freshness.set_period(scrape_period(self.interval, len(endpoints)))
 
-    def signals(self, endpoint: Endpoint, now: float) -> tuple[float, float]:
-        """(queue estimate, KV-cache use) as the filters and scorers see them (signals.Freshness)."""
-        in_flight = endpoint.in_flight
-        scraped = endpoint.scraped_at
-        if scraped:
-            freshness = self.freshness
-            age = now - scraped - freshness.stale_after
-            sent = in_flight - endpoint.in_flight_at_scrape
-            queue = endpoint.waiting + sent if sent > 0 else endpoint.waiting
-            if age <= 0.0:
-                return queue, endpoint.kv_usage
-            fade = freshness.fade
-            if age < fade:
-                f = 1.0 - age / fade
-                return f * queue + (1.0 - f) * in_flight, f * endpoint.kv_usage
-        return float(in_flight), 0.0
-
     def saturated(self, endpoint: Endpoint, now: float) -> bool:
-        queue, kv = self.signals(endpoint, now)
+        queue, kv = self.freshness.signals(endpoint, now)
         return queue > self.queue_threshold or kv > self.kv_threshold
 
     def pick(self, request: PickRequest, exclude: Collection[Endpoint]) -> Endpoint | None:
@@ -127,7 +107,9 @@ class LlmAwarePicker(EndpointPicker):
         affinity = self.prefix.prepare(request, now) if self.needs_prefix else NO_AFFINITY
         extra: Sequence[Endpoint] = affinity.homes
         if not extra:
-            chosen = self.two_choices(request.model, exclude, now)
+            endpoints = self.endpoints
+            chosen = self.least_loaded(endpoints if len(endpoints) <= FULL_SCAN else self.candidates(exclude, now),
+                                       request.model, exclude, now)
             if chosen is not None:
                 return chosen  # nothing to record: a request without affinity teaches the index nothing
         elif affinity.owner is not None and affinity.owner not in extra:
@@ -136,78 +118,62 @@ class LlmAwarePicker(EndpointPicker):
         if not candidates:
             return None
         chosen = candidates[0] if len(candidates) == 1 else self.choose(request, candidates, affinity, now)
-        if extra:
+        if extra:  # a request without affinity teaches the index nothing
             self._record(request, chosen)
         return chosen
 
-    def two_choices(self, model: str, exclude: Collection[Endpoint], now: float) -> Endpoint | None:
-        """The better of two random usable endpoints by the filters and scorers (without prefix affinity).
+    def least_loaded(self, pool: Sequence[Endpoint], model: str, exclude: Collection[Endpoint],
+                     now: float) -> Endpoint | None:
+        """choose() for a request without affinity, in one pass over `pool` (its usable endpoints).
 
-        None when the pick needs the whole candidate set: fewer than two usable endpoints were
-        drawn, one lacks the model, or both are saturated (an unsaturated one may exist elsewhere).
+        While no endpoint is saturated or lacks the model, the filters keep everyone, and the queue
+        differences are within the queue scorer's floor (the saturation threshold); while the
+        in-flight differences stay within that scorer's floor too, each min-max scorer is a fixed
+        linear function of its signal. Then the highest total is the lowest weighted load, found in
+        one pass. None when a condition fails (or nothing is usable): choose() decides.
         """
-        endpoints = self.endpoints
-        count = len(endpoints)
-        rand = self._random.random
-        first: Endpoint | None = None
-        second: Endpoint | None = None
-        for _ in range(CHOICE_DRAWS):
-            endpoint = endpoints[int(rand() * count)]
-            if endpoint.ejected_until <= now and endpoint.healthy and endpoint is not first and \
-                    endpoint not in exclude:
-                if first is None:
-                    first = endpoint
-                else:
-                    second = endpoint
-                    break
-        if first is None or second is None:
+        if self.w_ttft:
             return None
-        served = first.served_models
-        if served is not None and model not in served:
-            return None
-        served = second.served_models
-        if served is not None and model not in served:
-            return None
-        q_a, kv_a = self.signals(first, now)
-        q_b, kv_b = self.signals(second, now)
+        stale_after = self.freshness.stale_after
         q_threshold = self.queue_threshold
         kv_threshold = self.kv_threshold
-        saturated_a = q_a > q_threshold or kv_a > kv_threshold
-        saturated_b = q_b > q_threshold or kv_b > kv_threshold
-        if saturated_a or saturated_b:
-            if saturated_a and saturated_b:
+        q_scale = self.w_queue / q_threshold if q_threshold else 0.0
+        w_kv = self.w_kv
+        l_scale = self.w_in_flight / IN_FLIGHT_FLOOR
+        l_low = float("inf")
+        l_high = float("-inf")
+        best_key = float("inf")
+        ties: list[Endpoint] = []
+        for endpoint in pool:
+            if endpoint.ejected_until > now or not endpoint.healthy or endpoint in exclude:
+                continue
+            served = endpoint.served_models
+            if served is not None and model not in served:
                 return None
-            # the saturation filter over the pair: dropped when a threshold's worth worse than the other
-            q_limit = max(q_threshold, min(q_a, q_b) + q_threshold)
-            kv_limit = max(kv_threshold, min(kv_a, kv_b) + (1.0 - kv_threshold))
-            if saturated_a and (q_a > q_limit or kv_a > kv_limit):
-                return second
-            if saturated_b and (q_b > q_limit or kv_b > kv_limit):
-                return first
-        # total(first) - total(second), each scorer min-max over the pair as in choose()
-        lead = 0.0
-        weight = self.w_queue
-        if weight and q_a != q_b:
-            lead += weight * (q_b - q_a) / max(abs(q_b - q_a), q_threshold)
-        weight = self.w_kv
-        if weight:
-            lead += weight * ((kv_b if kv_b < 1.0 else 1.0) - (kv_a if kv_a < 1.0 else 1.0))
-        weight = self.w_in_flight
-        if weight:
-            load = first.in_flight / first.weight - second.in_flight / second.weight
-            if load:
-                lead -= weight * load / max(abs(load), IN_FLIGHT_FLOOR)
-        weight = self.w_ttft
-        if weight:
-            t_a = first.ttft_ewma
-            t_b = second.ttft_ewma
-            if t_a > 0.0 and t_b > 0.0 and t_a != t_b:  # an unknown TTFT counts as the best known
-                lead += weight if t_a < t_b else -weight
-        if lead > TIE:
-            return first
-        if lead < -TIE:
-            return second
-        return first if rand() < 0.5 else second
+            in_flight = endpoint.in_flight
+            scraped = endpoint.scraped_at
+            if scraped and now - scraped <= stale_after:
+                sent = in_flight - endpoint.in_flight_at_scrape
+                queue = endpoint.waiting + sent if sent > 0 else endpoint.waiting
+                kv = endpoint.kv_usage
+            else:
+                queue, kv = self.freshness.signals(endpoint, now)
+            if queue > q_threshold or kv > kv_threshold:  # queues within 0..threshold: within its floor
+                return None
+            load = in_flight / endpoint.weight
+            if load < l_low:
+                l_low = load
+            if load > l_high:
+                l_high = load
+            key = queue * q_scale + w_kv * kv + load * l_scale
+            if key < best_key - TIE:
+                best_key = key
+                ties = [endpoint]
+            elif key <= best_key + TIE:
+                ties.append(endpoint)
+        if not ties or l_high - l_low > IN_FLIGHT_FLOOR:
+            return None
+        return ties[0] if len(ties) == 1 else ties[int(self._random.random() * len(ties))]
 
     def _session_home(self, key: bytes, exclude: Collection[Endpoint], now: float) -> Endpoint | None:
         bound = self.factor * self.load.average(now) + 1.0
@@ -223,62 +189,54 @@ class LlmAwarePicker(EndpointPicker):
 
     def choose(self, request: PickRequest, candidates: list[Endpoint], affinity: Affinity, now: float) -> Endpoint:
         stale_after = self.freshness.stale_after
-        fade = self.freshness.fade
-        q_limit = self.queue_threshold
-        kv_limit = self.kv_threshold
         model = request.model
         queues: list[float] = []
         kvs: list[float] = []
-        serving: list[Endpoint] = []
-        open_: list[Endpoint] = []
-        # signals, once per candidate; then the two soft filters
+        unserved = 0
+        # signals, once per candidate (a fresh scrape inline, the rest as signals() ages them)
         for endpoint in candidates:
             scraped = endpoint.scraped_at
-            in_flight = endpoint.in_flight
-            if scraped:
-                age = now - scraped - stale_after
-                f = 1.0 if age <= 0.0 else (0.0 if age >= fade else 1.0 - age / fade)
+            if scraped and now - scraped <= stale_after:
+                sent = endpoint.in_flight - endpoint.in_flight_at_scrape
+                queues.append(endpoint.waiting + sent if sent > 0 else endpoint.waiting)
+                kvs.append(endpoint.kv_usage)
             else:
-                f = 0.0
-            if f == 1.0:
-                queue = endpoint.waiting + max(0, in_flight - endpoint.in_flight_at_scrape)
-                kv = endpoint.kv_usage
-            elif f == 0.0:
-                queue = float(in_flight)
-                kv = 0.0
-            else:
-                queue = f * (endpoint.waiting + max(0, in_flight - endpoint.in_flight_at_scrape)) + \
-                    (1.0 - f) * in_flight
-                kv = f * endpoint.kv_usage
-            queues.append(queue)
-            kvs.append(kv)
+                queue, kv = self.freshness.signals(endpoint, now)
+                queues.append(queue)
+                kvs.append(kv)
             served = endpoint.served_models
-            if served is None or model in served:
-                serving.append(endpoint)
-        # Saturated = over the threshold AND a threshold's worth worse than the best candidate: when the
-        # whole fleet is busy, leaving a warm cache for a cold one only adds prefill work (a spill storm).
-        q_limit = max(q_limit, min(queues) + q_limit)
-        kv_limit = max(kv_limit, min(kvs) + (1.0 - kv_limit))
-        for i, endpoint in enumerate(candidates):
-            if queues[i] <= q_limit and kvs[i] <= kv_limit and (len(serving) == len(candidates) or
-                                                                  endpoint in serving):
-                open_.append(endpoint)
-        kept = open_ or serving or candidates
-        if len(kept) == len(candidates):
-            kept = candidates
-        if len(kept) == 1:
-            return kept[0]
-        if kept is not candidates:
-            position = {id(e): i for i, e in enumerate(candidates)}
-            rows = [position[id(e)] for e in kept]
-            queues = [queues[i] for i in rows]
-            kvs = [kvs[i] for i in rows]
+            if served is not None and model not in served:
+                unserved += 1
+        q_threshold = self.queue_threshold
+        q_low = min(queues)
+        q_high = max(queues)
+        kept = candidates
+        # The two soft filters. Saturated = over the threshold AND a threshold's worth worse than the best
+        # candidate: when the whole fleet is busy, leaving a warm cache for a cold one only adds prefill work
+        # (a spill storm).
+        q_limit = max(q_threshold, q_low + q_threshold)
+        kv_limit = max(self.kv_threshold, min(kvs) + (1.0 - self.kv_threshold))
+        if unserved or q_high > q_limit or max(kvs) > kv_limit:
+            rows = [i for i, endpoint in enumerate(candidates) if queues[i] <= q_limit and kvs[i] <= kv_limit and
+                    (not unserved or _serves(endpoint, model))]
+            if not rows and unserved < len(candidates):
+                rows = [i for i, endpoint in enumerate(candidates) if _serves(endpoint, model)]
+            if rows and len(rows) < len(candidates):
+                if len(rows) == 1:
+                    return candidates[rows[0]]
+                kept = [candidates[i] for i in rows]
+                queues = [queues[i] for i in rows]
+                kvs = [kvs[i] for i in rows]
+                q_low = min(queues)
+                q_high = max(queues)
         totals = [0.0] * len(kept)
         weight = self.w_queue
-        if weight:
+        if weight and q_high > q_low:
             # Differences below the saturation threshold count in proportion: a queue of 2 against 0 is not
             # the whole difference between a saturated and an idle endpoint.
-            _min_max(queues, totals, weight, self.queue_threshold)
+            scale = weight / max(q_high - q_low, q_threshold)
+            for i, queue in enumerate(queues):
+                totals[i] = (q_high - queue) * scale
         weight = self.w_kv
         if weight:
             for i, kv in enumerate(kvs):
@@ -295,10 +253,19 @@ class LlmAwarePicker(EndpointPicker):
                 _min_max([v if v > 0.0 else best for v in values], totals, weight)
         weight = self.w_prefix
         if weight and affinity.homes:
-            _prefix(affinity, kept, totals, weight)
+            prior = affinity.priors_by_endpoint().get
+            for i, endpoint in enumerate(kept):
+                value = prior(endpoint)
+                if value:
+                    totals[i] += weight * value
         best_total = max(totals)
-        top = [i for i, total in enumerate(totals) if total >= best_total - 1e-9]
+        top = [i for i, total in enumerate(totals) if total >= best_total - TIE]
         return kept[top[0] if len(top) == 1 else top[int(self._random.random() * len(top))]]
+
+
+def _serves(endpoint: Endpoint, model: str) -> bool:
+    served = endpoint.served_models
+    return served is None or model in served
 
 
 def _min_max(values: list[float], totals: list[float], weight: float, floor: float = 0.0) -> None:
@@ -310,11 +277,3 @@ def _min_max(values: list[float], totals: list[float], weight: float, floor: flo
     scale = weight / max(high - low, floor)
     for i, value in enumerate(values):
         totals[i] += (high - value) * scale
-
-
-def _prefix(affinity: Affinity, kept: list[Endpoint], totals: list[float], weight: float) -> None:
-    prior = affinity.prior
-    for i, endpoint in enumerate(kept):
-        value = prior(endpoint)
-        if value:
-            totals[i] += weight * value

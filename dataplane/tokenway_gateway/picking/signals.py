@@ -27,25 +27,18 @@ class Freshness:
         self.stale_after = max(3.0 * interval, 0.05)
         self.fade = 3.0 * self.stale_after
 
-    def weight(self, endpoint: Endpoint, now: float) -> float:
-        """1.0 for a fresh scrape, falling to 0.0; 0.0 when never scraped."""
-        scraped = endpoint.scraped_at
-        if scraped == 0.0:
-            return 0.0
-        age = now - scraped - self.stale_after
-        if age <= 0.0:
-            return 1.0
-        return 0.0 if age >= self.fade else 1.0 - age / self.fade
-
-    def queue(self, endpoint: Endpoint, now: float) -> float:
-        """Estimated requests waiting at (or on their way to) the engine."""
-        f = self.weight(endpoint, now)
-        if f == 0.0:
-            return float(endpoint.in_flight)
+    def signals(self, endpoint: Endpoint, now: float) -> tuple[float, float]:
+        """(estimated requests waiting at, or on their way to, the engine; KV-cache use 0..1)."""
         in_flight = endpoint.in_flight
-        fresh = endpoint.waiting + max(0, in_flight - endpoint.in_flight_at_scrape)
-        return fresh if f == 1.0 else f * fresh + (1.0 - f) * in_flight
-
-    def kv_usage(self, endpoint: Endpoint, now: float) -> float:
-        f = self.weight(endpoint, now)
-        return f * endpoint.kv_usage if f else 0.0
+        scraped = endpoint.scraped_at
+        if scraped:
+            age = now - scraped - self.stale_after
+            sent = in_flight - endpoint.in_flight_at_scrape
+            queue = endpoint.waiting + sent if sent > 0 else endpoint.waiting
+            if age <= 0.0:
+                return queue, endpoint.kv_usage
+            fade = self.fade
+            if age < fade:
+                f = 1.0 - age / fade
+                return f * queue + (1.0 - f) * in_flight, f * endpoint.kv_usage
+        return float(in_flight), 0.0
