@@ -25,7 +25,11 @@ off-topic prompts are never training rows, as a user's traffic is not): ``top_k`
 ``similarity_scale`` 2, ``l2`` 3e-3, ``none_weight`` 0.5 sit in a flat region of that grid. A
 similarity floor (0.1 to 0.25), a minimum probability and per-intent floors from leave-one-out on
 the examples each lowered cross-validated accuracy. ``bench/intents.py`` reports accuracy on
-held-out prompts.
+held-out prompts: 0.83 on the clean set (``intents_heldout2``; the previous rule 0.81), 0.95 on
+the older, seen one. The main miss is a prompt that carries the text to work on ("summarize
+this: <three paragraphs>"): the mean-pooled embedding follows the pasted content, not the short
+instruction, so such prompts land on the content's topic. Examples that look like that traffic,
+or embedding the instruction apart from the payload, are the next steps (not measured here).
 
 Cost: building fits on a few hundred rows (~0.1-0.5 s plus the embedding, and the background is
 embedded once per process); ``match`` is one matrix-vector product over every example, centroid
@@ -211,7 +215,7 @@ class IntentMatcher:
             best = int(np.argmax(logits))
             if best >= self._n:
                 return None
-            probability = float(softmax(logits)[best])
+            probability = 1.0 / float(np.exp(logits - logits[best]).sum())
         w = self.centroid_weight
         score = float((1.0 - w) * top[best] + w * centroids[best])
         if score < float(self.thresholds[best]):

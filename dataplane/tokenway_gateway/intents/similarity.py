@@ -57,6 +57,7 @@ class ExampleIndex:
             grid[i, :count] = np.arange(start, start + count)
         self.grid = grid
         self.divisor = np.minimum(self.counts, self.k).astype(np.float32)
+        self._short = bool((self.counts < self.k).any())  # some group has fewer than k examples
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -72,11 +73,16 @@ class ExampleIndex:
         if self.k == 1:
             out1: NDArray[np.float32] = np.maximum.reduceat(examples, self.starts)
             return out1
+        if self.grid.shape[1] == self.k:  # no group is wider than k: every example counts
+            padded = np.append(examples, np.float32(0.0))[self.grid]
+            out0: NDArray[np.float32] = padded.sum(axis=1) / self.divisor
+            return out0
         padded = np.append(examples, np.float32(-np.inf))[self.grid]
         width = padded.shape[1]
         top = np.partition(padded, width - self.k, axis=1)[:, width - self.k :]
-        top[np.isneginf(top)] = 0.0
-        out: NDArray[np.float32] = (top.sum(axis=1) / self.divisor).astype(np.float32, copy=False)
+        if self._short:
+            top[np.isneginf(top)] = 0.0
+        out: NDArray[np.float32] = top.sum(axis=1) / self.divisor
         return out
 
     def centroid_similarities(self, sims: NDArray[np.float32]) -> NDArray[np.float32]:
