@@ -14,7 +14,7 @@ from typing import Any
 from test_picking import Req, endpoints, picker
 from tokenway_gateway.api.route import LoadBalancing
 from tokenway_gateway.picking import AttemptOutcome, Outcome, PickerRegistry, prefix_block_hashes
-from tokenway_gateway.picking.affinity import NO_AFFINITY, AffinityIndex
+from tokenway_gateway.picking.affinity import NO_AFFINITY, Affinity, AffinityIndex
 from tokenway_gateway.picking.llm import LlmAwarePicker
 from tokenway_gateway.picking.prefix import MAX_BLOCKS, prompt_reaches
 from tokenway_gateway.routing.endpoints import Endpoint
@@ -169,7 +169,7 @@ def test_a_prompt_too_short_for_affinity_is_never_hashed() -> None:
 
 
 def random_fleet(rng: random.Random, size: int) -> list[Endpoint]:
-    """Load signals inside and outside least_loaded's conditions (saturation, the scorers' floors, models)."""
+    """Load signals inside and outside choose_fast's conditions (saturation, the scorers' floors, models)."""
     eps = endpoints(size)
     busy = rng.random() < 0.3
     for e in eps:
@@ -188,52 +188,63 @@ def random_fleet(rng: random.Random, size: int) -> list[Endpoint]:
     return eps
 
 
-def test_least_loaded_picks_what_choose_picks() -> None:
-    """The one-pass path for requests without affinity is choose() whenever it answers: the same winners
-    (all of them, as ties are broken at random); and it answers on an unsaturated fleet."""
+def random_affinity(rng: random.Random, eps: list[Endpoint]) -> Affinity:
+    if rng.random() < 0.3:
+        return NO_AFFINITY
+    homes = rng.sample(eps, rng.randint(1, min(len(eps), 5)))
+    priors = sorted((rng.choice([1.0, 0.5, 0.3, 0.15]) for _ in homes), reverse=True)
+    owner = rng.choice([None, *eps])
+    blocks = rng.randint(1, 20)
+    return Affinity(Req(), list(range(blocks)), homes, priors, owner, rng.randint(1, blocks), 1)
+
+
+def test_choose_fast_picks_what_choose_picks() -> None:
+    """The one-pass path is choose() whenever it answers: the same winners (all of them, as ties are broken
+    at random), with and without prefix affinity; and it answers on an unsaturated fleet."""
     rng = random.Random(3)
     answered = 0
-    for round_ in range(150):
+    for round_ in range(200):
         eps = random_fleet(rng, rng.choice([2, 3, 4, 6, 16]))
         p = picker("llm-aware", eps)
         assert isinstance(p, LlmAwarePicker)
+        affinity = random_affinity(rng, eps)
         now = time.monotonic()
         usable = [e for e in eps if e.ejected_until <= now]
-        first = p.least_loaded(eps, "m", (), now)
+        first = p.choose_fast(eps, "m", (), now, affinity.priors_by_endpoint())
         if first is None or not usable:
             continue
         answered += 1
-        fast = {first} | {p.least_loaded(eps, "m", (), now) for _ in range(300)}
-        full = {p.choose(Req(), usable, NO_AFFINITY, now) for _ in range(300)}
+        fast = {first} | {p.choose_fast(eps, "m", (), now, affinity.priors_by_endpoint()) for _ in range(300)}
+        full = {p.choose(Req(), usable, affinity, now) for _ in range(300)}
         assert fast == full, round_
-    assert answered > 40
+    assert answered > 60
 
 
-def test_least_loaded_defers_to_choose_when_its_conditions_fail() -> None:
+def test_choose_fast_defers_to_choose_when_its_conditions_fail() -> None:
     eps = endpoints(4)
     for e in eps:
         scrape(e)
     p = picker("llm-aware", eps)
     assert isinstance(p, LlmAwarePicker)
     now = time.monotonic()
-    assert p.least_loaded(eps, "m", (), now) is not None
+    assert p.choose_fast(eps, "m", (), now, {}) is not None
     scrape(eps[1], waiting=9)  # saturated: the relative filter needs every candidate
-    assert p.least_loaded(eps, "m", (), now) is None
+    assert p.choose_fast(eps, "m", (), now, {}) is None
     scrape(eps[1], kv=0.95)
-    assert p.least_loaded(eps, "m", (), now) is None
+    assert p.choose_fast(eps, "m", (), now, {}) is None
     scrape(eps[1])
     eps[2].in_flight = 5  # an in-flight difference beyond the scorer's floor: the scale depends on the range
-    assert p.least_loaded(eps, "m", (), now) is None
+    assert p.choose_fast(eps, "m", (), now, {}) is None
     eps[2].in_flight = 0
     eps[3].served_models = frozenset({"other"})
-    assert p.least_loaded(eps, "m", (), now) is None
+    assert p.choose_fast(eps, "m", (), now, {}) is None
     eps[3].served_models = None
-    assert p.least_loaded(eps, "m", set(eps), now) is None  # nothing usable
+    assert p.choose_fast(eps, "m", set(eps), now, {}) is None  # nothing usable
     ttft = picker("llm-aware", eps, scorers={"ttft": 1.0})
-    assert isinstance(ttft, LlmAwarePicker) and ttft.least_loaded(eps, "m", (), now) is None
+    assert isinstance(ttft, LlmAwarePicker) and ttft.choose_fast(eps, "m", (), now, {}) is None
 
 
-def test_requests_without_affinity_skip_the_scoring_frame_on_an_unsaturated_fleet() -> None:
+def test_an_unsaturated_fleet_is_scored_in_one_pass() -> None:
     eps = endpoints(6)
     for e in eps:
         scrape(e)
@@ -249,12 +260,14 @@ def test_requests_without_affinity_skip_the_scoring_frame_on_an_unsaturated_flee
     p.choose = counting_choose  # type: ignore[method-assign]
     short = {"messages": [{"role": "user", "content": "hi"}]}
     for i in range(60):
-        chosen = p.pick(Req(payload=short), ())
+        chosen = p.pick(Req(payload=short if i % 2 else conversation(i % 3, i, 2)), ())
         assert chosen is not None
         chosen.in_flight += i % 2  # loads move, within the in-flight scorer's floor
     assert calls["choose"] == 0
-    assert p.pick(Req(payload=conversation(1, 1, 2)), ()) is not None  # a prompt with affinity is scored
-    assert calls["choose"] == 1
+    for e in eps:
+        scrape(e, waiting=9)
+    assert p.pick(Req(payload=short), ()) is not None and p.pick(Req(payload=conversation(1, 1, 2)), ()) is not None
+    assert calls["choose"] == 2
 
 
 def test_requests_without_affinity_avoid_saturated_endpoints() -> None:
@@ -309,6 +322,29 @@ def test_a_short_shared_system_prompt_makes_no_hotspot() -> None:
         counts[chosen] += 1
         chosen.in_flight += 1  # they stay: a hotspot would show as a pile on one endpoint
     assert max(counts.values()) <= 101, counts
+
+
+def test_a_conversation_that_left_its_saturated_homes_stays_where_it_went() -> None:
+    """The learned index: once both placement choices are saturated, the endpoint that took the previous
+    turn holds most of the prompt and is preferred over the other cold endpoints."""
+    eps = endpoints(6)
+    p = picker("llm-aware", eps)
+    assert isinstance(p, LlmAwarePicker)
+    for chat in range(10):
+        for e in eps:
+            scrape(e)
+        messages: list[dict[str, Any]] = [{"role": "user", "content": f"chat {chat}: " + "question " * 130}]
+        homes = p.prefix.prepare(Req(payload={"messages": messages}), time.monotonic()).homes
+        assert len(homes) == 2
+        for home in homes:
+            scrape(home, waiting=9)
+        went = set()
+        for turn in range(4):
+            chosen = p.pick(Req(payload={"messages": list(messages)}), ())
+            assert chosen is not None and chosen not in homes
+            went.add(chosen)
+            messages += [{"role": "assistant", "content": f"answer {turn}"}, {"role": "user", "content": "more"}]
+        assert len(went) == 1, chat
 
 
 def test_sticky_until_saturated() -> None:

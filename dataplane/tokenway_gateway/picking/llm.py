@@ -18,20 +18,22 @@ load; otherwise it is scored like any other request. Candidates: the whole pool 
 16 endpoints, else the affinity candidates plus `sampleSize` random endpoints.
 
 The per-candidate signals are computed once per pick in one pass (the filters and
-scorers of this picker share them), which keeps a pick within a few microseconds per
-candidate; the generic ScoringPicker composes Filter/Scorer objects instead. A request
-without affinity (no session home, a prompt too short for the minimum prefix match, or
-prefix scoring off) on an unsaturated fleet is decided in one pass over the usable
-endpoints (least_loaded: the same winners as the frame, without its lists); it is not
-recorded, since it teaches the prefix index nothing. (Two random choices instead of all
-candidates were tried for such requests: cheaper on 16-endpoint pools, but p90 TTFT
-rose 3-25% (seeds 3-5) on bench/routing_model.py's short-prompt workload near saturation.)
+scorers of this picker share them); the generic ScoringPicker composes Filter/Scorer
+objects instead. While no candidate is saturated or lacks the model and the load
+differences stay within the scorers' floors (the common case), every scorer is linear in
+its signal and choose_fast finds choose()'s winners in that one pass, without lists;
+otherwise choose() filters and normalizes. A request without affinity (no session home, a
+prompt too short for the minimum prefix match, or prefix scoring off) is not recorded: it
+teaches the prefix index nothing. (Two random choices instead of all candidates were tried
+for such requests: cheaper on 16-endpoint pools, but p90 TTFT rose 3-25% (seeds 3-5) on
+bench/routing_model.py's short-prompt workload near saturation.)
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ..api.route import LoadBalancing
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 
 SESSION_CHOICES = 2  # ring choices a session may use before it is scored like any request
 TIE = 1e-9  # totals this close are a tie (broken at random)
+INF = float("inf")
+NO_PRIORS: Mapping[Endpoint, float] = MappingProxyType({})
 # In-flight differences smaller than this count in proportion, not as the whole range: each gateway
 # replica counts only its own requests, and a difference of one should not outvote affinity.
 IN_FLIGHT_FLOOR = 4.0
@@ -80,6 +84,10 @@ class LlmAwarePicker(EndpointPicker):
         self.session_affinity = lb.session_affinity
         self.factor = lb.bounded_load_factor
         self.load = PoolLoad(endpoints)
+        # choose_fast's constants: thresholds, then each load scorer's weight per unit of its signal
+        self._linear = (self.queue_threshold, self.kv_threshold,
+                        self.w_queue / self.queue_threshold if self.queue_threshold else 0.0, self.w_kv,
+                        self.w_in_flight / IN_FLIGHT_FLOOR)
 
     def update(self, endpoints: list[Endpoint]) -> None:
         if [e.url for e in endpoints] != [e.url for e in self.endpoints]:
@@ -105,44 +113,46 @@ class LlmAwarePicker(EndpointPicker):
             candidates = self.candidates(exclude, now)
             return candidates[0] if candidates else None
         affinity = self.prefix.prepare(request, now) if self.needs_prefix else NO_AFFINITY
-        extra: Sequence[Endpoint] = affinity.homes
-        if not extra:
-            endpoints = self.endpoints
-            chosen = self.least_loaded(endpoints if len(endpoints) <= FULL_SCAN else self.candidates(exclude, now),
-                                       request.model, exclude, now)
-            if chosen is not None:
-                return chosen  # nothing to record: a request without affinity teaches the index nothing
-        elif affinity.owner is not None and affinity.owner not in extra:
-            extra = [*extra, affinity.owner]
-        candidates = self.candidates(exclude, now, extra)
-        if not candidates:
-            return None
-        chosen = candidates[0] if len(candidates) == 1 else self.choose(request, candidates, affinity, now)
-        if extra:  # a request without affinity teaches the index nothing
+        endpoints = self.endpoints
+        homes = affinity.homes
+        if homes:
+            extra: Sequence[Endpoint] = homes
+            if affinity.owner is not None and affinity.owner not in homes:
+                extra = [*homes, affinity.owner]
+            pool = endpoints if len(endpoints) <= FULL_SCAN else self.candidates(exclude, now, extra)
+            chosen = self.choose_fast(pool, request.model, exclude, now, affinity.priors_by_endpoint())
+        else:
+            extra = ()
+            pool = endpoints if len(endpoints) <= FULL_SCAN else self.candidates(exclude, now)
+            chosen = self.choose_fast(pool, request.model, exclude, now, NO_PRIORS)
+        if chosen is None:
+            candidates = self.candidates(exclude, now, extra) if pool is endpoints else pool
+            if not candidates:
+                return None
+            chosen = candidates[0] if len(candidates) == 1 else self.choose(request, candidates, affinity, now)
+        if homes:  # a request without affinity teaches the index nothing
             self._record(request, chosen)
         return chosen
 
-    def least_loaded(self, pool: Sequence[Endpoint], model: str, exclude: Collection[Endpoint],
-                     now: float) -> Endpoint | None:
-        """choose() for a request without affinity, in one pass over `pool` (its usable endpoints).
+    def choose_fast(self, pool: Sequence[Endpoint], model: str, exclude: Collection[Endpoint], now: float,
+                    priors: Mapping[Endpoint, float]) -> Endpoint | None:
+        """choose() in one pass over the usable endpoints of `pool`, while its scorers are linear.
 
         While no endpoint is saturated or lacks the model, the filters keep everyone, and the queue
         differences are within the queue scorer's floor (the saturation threshold); while the
         in-flight differences stay within that scorer's floor too, each min-max scorer is a fixed
-        linear function of its signal. Then the highest total is the lowest weighted load, found in
-        one pass. None when a condition fails (or nothing is usable): choose() decides.
+        linear function of its signal, and the prefix scorer adds weight x prior. The highest total
+        is then the lowest weighted load less the prefix score, found in one pass without lists.
+        None when a condition fails (or nothing is usable): choose() decides.
         """
         if self.w_ttft:
             return None
         stale_after = self.freshness.stale_after
-        q_threshold = self.queue_threshold
-        kv_threshold = self.kv_threshold
-        q_scale = self.w_queue / q_threshold if q_threshold else 0.0
-        w_kv = self.w_kv
-        l_scale = self.w_in_flight / IN_FLIGHT_FLOOR
-        l_low = float("inf")
-        l_high = float("-inf")
-        best_key = float("inf")
+        q_threshold, kv_threshold, q_scale, w_kv, l_scale = self._linear
+        w_prefix = self.w_prefix
+        prior = priors.get
+        l_low = l_high = -1.0
+        best_key = INF
         ties: list[Endpoint] = []
         for endpoint in pool:
             if endpoint.ejected_until > now or not endpoint.healthy or endpoint in exclude:
@@ -152,7 +162,11 @@ class LlmAwarePicker(EndpointPicker):
                 return None
             in_flight = endpoint.in_flight
             scraped = endpoint.scraped_at
-            if scraped and now - scraped <= stale_after:
+            queue: float
+            if not scraped:
+                queue = in_flight
+                kv = 0.0
+            elif now - scraped <= stale_after:
                 sent = in_flight - endpoint.in_flight_at_scrape
                 queue = endpoint.waiting + sent if sent > 0 else endpoint.waiting
                 kv = endpoint.kv_usage
@@ -161,11 +175,13 @@ class LlmAwarePicker(EndpointPicker):
             if queue > q_threshold or kv > kv_threshold:  # queues within 0..threshold: within its floor
                 return None
             load = in_flight / endpoint.weight
-            if load < l_low:
-                l_low = load
             if load > l_high:
+                if l_high < 0.0:
+                    l_low = load
                 l_high = load
-            key = queue * q_scale + w_kv * kv + load * l_scale
+            elif load < l_low:
+                l_low = load
+            key = queue * q_scale + w_kv * kv + load * l_scale - w_prefix * prior(endpoint, 0.0)
             if key < best_key - TIE:
                 best_key = key
                 ties = [endpoint]
