@@ -6,14 +6,18 @@ gateway does around it (in-flight +1, and -1 when an earlier request "finishes",
 loads move) and by `observe` with an OK outcome. Requests are chat payloads of a
 multi-tenant workload (shared system prompts, distinct conversations), so the
 llm-aware picker pays for prefix hashing, affinity lookups and index updates as it
-would in the gateway. Endpoints carry fresh scraped load figures.
+would in the gateway. Endpoints carry fresh scraped load figures (queues of 0-4, KV-cache use 0-75%).
 
 Prompts (llm-aware rows; the classic algorithms never read the prompt):
   mixed    the multi-tenant workload above (system prompts of 1.2-3.5k characters, 0-6 turns);
   short    one short user message (`Say hello in five words.`, as bench/dataplane.py sends):
            too short for prefix affinity;
   5k       a ~5,000-character prompt (a tenant's 3k-character system prompt, a 2k-character question);
-  session  short prompts with a session key (the OpenAI `user` field): the session-home path.
+  session  short prompts with a session key (the OpenAI `user` field): the session-home path;
+  5k busy  the 5k prompts on a fleet whose every queue is over the saturation threshold (the
+           filters' and scorers' full path instead of the one-pass one).
+Every SCRAPE_EVERY picks a scrape "lands" (each endpoint's in-flight count at the scrape is
+reset), so the queue estimates hold the requests sent since the last scrape, as in the gateway.
 
 Prints CPU-microseconds per pick (process time, median of --rounds rounds) and the
 ratio to the 1-endpoint figure of the same algorithm, then the prefix-hashing cost
@@ -93,13 +97,13 @@ def long_prompts(count: int, seed: int) -> list[dict[str, Any]]:
             for i in range(count)]
 
 
-def fleet(size: int) -> list[Endpoint]:
+def fleet(size: int, busy: bool = False) -> list[Endpoint]:
     now = time.monotonic()
     out = []
     for i in range(size):
         endpoint = Endpoint(f"http://10.{i // 62500}.{i // 250 % 250}.{i % 250 + 1}:8000")
         endpoint.weight = 1 + i % 3
-        endpoint.waiting = float(i % 5)
+        endpoint.waiting = float(i % 5 + (6 if busy else 0))  # busy: every queue over the threshold (5)
         endpoint.running = float(i % 17)
         endpoint.kv_usage = (i % 10) / 12
         endpoint.scraped_at = now + 3600  # stays fresh for the whole run
@@ -107,14 +111,16 @@ def fleet(size: int) -> list[Endpoint]:
     return out
 
 
-def measure(algorithm: str, size: int, requests: list[Req], picks: int) -> float:
-    endpoints = fleet(size)
+SCRAPE_EVERY = 200  # picks between two scrapes
+
+
+def measure(algorithm: str, size: int, requests: list[Req], picks: int, busy: bool = False) -> float:
+    endpoints = fleet(size, busy)
     lb = LoadBalancing(algorithm=algorithm)  # type: ignore[arg-type]
     picker = build_picker("pool", lb, None, endpoints)
     window: list[Endpoint] = []
     count = len(requests)
-    for request in requests:  # warm-up: rings, index, caches
-        request._hashes = None
+    scraping = 0.0
     start = time.process_time()
     for i in range(picks):
         request = requests[i % count]
@@ -127,7 +133,12 @@ def measure(algorithm: str, size: int, requests: list[Req], picks: int) -> float
             done = window.pop(0)
             done.in_flight -= 1
             picker.observe(done, OK)
-    return (time.process_time() - start) / picks * 1e6
+        if i % SCRAPE_EVERY == 0:  # a scrape lands: the engines report the requests they took (not timed)
+            paused = time.process_time()
+            for e in endpoints:
+                e.in_flight_at_scrape = e.in_flight
+            scraping += time.process_time() - paused
+    return (time.process_time() - start - scraping) / picks * 1e6
 
 
 def main() -> int:
@@ -142,22 +153,24 @@ def main() -> int:
     payloads = workload(2000, args.seed)
     sessions = [b"user-%d" % (i % 500) for i in range(len(payloads))]
     prompts = {"mixed": payloads, "short": short_prompts(len(payloads)), "5k": long_prompts(len(payloads), args.seed)}
-    rows: list[tuple[str, str, list[Req]]] = []
+    rows: list[tuple[str, str, list[Req], bool]] = []
     for algorithm in ALGORITHMS:
         if algorithm != "llm-aware":  # consistent-hash keys on the session
             rows.append((algorithm, algorithm, [Req(p, s if algorithm == "consistent-hash" else None)
-                                                for p, s in zip(payloads, sessions, strict=True)]))
+                                                for p, s in zip(payloads, sessions, strict=True)], False))
             continue
         for kind in ("mixed", "short", "5k"):
-            rows.append((f"{algorithm} {kind}", algorithm, [Req(p, None) for p in prompts[kind]]))
+            rows.append((f"{algorithm} {kind}", algorithm, [Req(p, None) for p in prompts[kind]], False))
         rows.append((f"{algorithm} session", algorithm,
-                     [Req(p, s) for p, s in zip(prompts["short"], sessions, strict=True)]))
+                     [Req(p, s) for p, s in zip(prompts["short"], sessions, strict=True)], False))
+        rows.append((f"{algorithm} 5k busy", algorithm, [Req(p, None) for p in prompts["5k"]], True))
     print(f"CPU-us per pick (median of {args.rounds} rounds of {args.picks} picks), ratio to 1 endpoint")
     print(f"{'algorithm':<22}" + "".join(f"{n:>10}" for n in SIZES) + f"{'1000/1':>10}")
-    for label, algorithm, requests in rows:
+    for label, algorithm, requests, busy in rows:
         row = []
         for size in SIZES:
-            row.append(statistics.median(measure(algorithm, size, requests, args.picks) for _ in range(args.rounds)))
+            row.append(statistics.median(measure(algorithm, size, requests, args.picks, busy)
+                                         for _ in range(args.rounds)))
         print(f"{label:<22}" + "".join(f"{v:>10.2f}" for v in row) + f"{row[-1] / row[0]:>10.2f}", flush=True)
     print()
     print("prefix_block_hashes alone (CPU-us per call)")

@@ -198,50 +198,104 @@ def random_affinity(rng: random.Random, eps: list[Endpoint]) -> Affinity:
     return Affinity(Req(), list(range(blocks)), homes, priors, owner, rng.randint(1, blocks), 1)
 
 
-def test_choose_fast_picks_what_choose_picks() -> None:
-    """The one-pass path is choose() whenever it answers: the same winners (all of them, as ties are broken
-    at random), with and without prefix affinity; and it answers on an unsaturated fleet."""
+def reference_winners(p: LlmAwarePicker, candidates: list[Endpoint], affinity: Affinity, now: float) -> set[Endpoint]:
+    """The frame as documented, written plainly: soft model and saturation filters, then min-max scorers with
+    their floors (queue: the saturation threshold, in-flight: 4), free KV cache and the prefix prior."""
+    signals = [p.freshness.signals(e, now) for e in candidates]
+    serving = [e for e in candidates if e.served_models is None or "m" in e.served_models]
+    q_limit = max(p.queue_threshold, min(q for q, _ in signals) + p.queue_threshold)
+    kv_limit = max(p.kv_threshold, min(kv for _, kv in signals) + 1 - p.kv_threshold)
+    open_ = [e for e, (q, kv) in zip(candidates, signals, strict=True)
+             if q <= q_limit and kv <= kv_limit and e in serving]
+    kept = open_ or serving or candidates
+    rows = [candidates.index(e) for e in kept]
+
+    def min_max(values: list[float], floor: float) -> list[float]:
+        low, high = min(values), max(values)
+        return [0.0 if high <= low else (high - v) / max(high - low, floor) for v in values]
+
+    queue = min_max([signals[i][0] for i in rows], p.queue_threshold)
+    load = min_max([e.in_flight / e.weight for e in kept], 4.0)
+    totals = [p.w_queue * queue[j] + p.w_kv * (1 - min(signals[i][1], 1.0)) + p.w_in_flight * load[j] +
+              p.w_prefix * affinity.prior(e) for j, (i, e) in enumerate(zip(rows, kept, strict=True))]
+    return {e for e, total in zip(kept, totals, strict=True) if total >= max(totals) - 1e-9}
+
+
+def counted(p: LlmAwarePicker) -> Counter[str]:
+    """Counts of score()'s slower paths (rescore, finish) on this picker."""
+    calls = Counter[str]()
+    for name in ("rescore", "finish"):
+        method = getattr(p, name)
+
+        def counting(*args: Any, _name: str = name, _method: Any = method) -> Endpoint:
+            calls[_name] += 1
+            return _method(*args)  # type: ignore[no-any-return]
+
+        setattr(p, name, counting)
+    return calls
+
+
+def test_score_picks_what_the_frame_picks() -> None:
+    """score() (its one pass, rescore or finish) picks the frame's winners (all of them, as ties are broken at
+    random) on random fleets, with and without prefix affinity; every path is taken."""
     rng = random.Random(3)
-    answered = 0
-    for round_ in range(200):
+    paths = Counter[str]()
+    for round_ in range(240):
         eps = random_fleet(rng, rng.choice([2, 3, 4, 6, 16]))
         p = picker("llm-aware", eps)
         assert isinstance(p, LlmAwarePicker)
         affinity = random_affinity(rng, eps)
         now = time.monotonic()
         usable = [e for e in eps if e.ejected_until <= now]
-        first = p.choose_fast(eps, "m", (), now, affinity.priors_by_endpoint())
-        if first is None or not usable:
+        if len(usable) < 2:
             continue
-        answered += 1
-        fast = {first} | {p.choose_fast(eps, "m", (), now, affinity.priors_by_endpoint()) for _ in range(300)}
-        full = {p.choose(Req(), usable, affinity, now) for _ in range(300)}
-        assert fast == full, round_
-    assert answered > 60
+        calls = counted(p)
+        picked = {p.score(eps, "m", now, affinity.priors_by_endpoint(), ()) for _ in range(300)}
+        assert picked == reference_winners(p, usable, affinity, now), round_
+        paths.update(list(calls) or ["one pass"])
+    assert min(paths["one pass"], paths["rescore"], paths["finish"]) > 10, paths
 
 
-def test_choose_fast_defers_to_choose_when_its_conditions_fail() -> None:
+def test_the_slower_paths_are_taken_only_when_needed() -> None:
     eps = endpoints(4)
     for e in eps:
         scrape(e)
     p = picker("llm-aware", eps)
     assert isinstance(p, LlmAwarePicker)
+    calls = counted(p)
     now = time.monotonic()
-    assert p.choose_fast(eps, "m", (), now, {}) is not None
-    scrape(eps[1], waiting=9)  # saturated: the relative filter needs every candidate
-    assert p.choose_fast(eps, "m", (), now, {}) is None
-    scrape(eps[1], kv=0.95)
-    assert p.choose_fast(eps, "m", (), now, {}) is None
-    scrape(eps[1])
-    eps[2].in_flight = 5  # an in-flight difference beyond the scorer's floor: the scale depends on the range
-    assert p.choose_fast(eps, "m", (), now, {}) is None
+
+    def path() -> str:
+        before = dict(calls)
+        assert p.score(eps, "m", now, {}, ()) is not None
+        changed = [name for name in calls if calls[name] != before.get(name, 0)]
+        return changed[0] if changed else "one pass"
+
+    assert path() == "one pass"
+    eps[2].in_flight = 4  # within the in-flight scorer's floor: its scale is fixed
+    assert path() == "one pass"
+    eps[2].in_flight = 5  # beyond it: the scale depends on the range
+    assert path() == "rescore"
     eps[2].in_flight = 0
+    scrape(eps[1], waiting=9)  # saturated: dropped, the rest are scored on their own
+    assert path() == "rescore"
+    scrape(eps[1], kv=0.95)
+    assert path() == "rescore"
+    scrape(eps[1])
     eps[3].served_models = frozenset({"other"})
-    assert p.choose_fast(eps, "m", (), now, {}) is None
-    eps[3].served_models = None
-    assert p.choose_fast(eps, "m", set(eps), now, {}) is None  # nothing usable
+    assert path() == "finish"
+    eps[3].served_models = frozenset({"m"})
+    assert path() == "one pass"
+    scrape(eps[0], kv=0.95)  # every endpoint saturated in one way or another: the filter steps aside
+    for e in eps[1:]:
+        scrape(e, waiting=9 + eps.index(e))
+    assert path() == "finish"
+    assert {p.score(eps, "m", now, {}, ()) for _ in range(100)} == reference_winners(p, eps, NO_AFFINITY, now)
+    assert p.score(eps, "m", now, {}, set(eps)) is None  # nothing usable
     ttft = picker("llm-aware", eps, scorers={"ttft": 1.0})
-    assert isinstance(ttft, LlmAwarePicker) and ttft.choose_fast(eps, "m", (), now, {}) is None
+    assert isinstance(ttft, LlmAwarePicker)
+    ttft_calls = counted(ttft)
+    assert ttft.score(eps, "m", now, {}, ()) is not None and ttft_calls["finish"] == 1
 
 
 def test_an_unsaturated_fleet_is_scored_in_one_pass() -> None:
@@ -250,24 +304,21 @@ def test_an_unsaturated_fleet_is_scored_in_one_pass() -> None:
         scrape(e)
     p = picker("llm-aware", eps)
     assert isinstance(p, LlmAwarePicker)
-    calls = Counter[str]()
-    choose = p.choose
-
-    def counting_choose(*args: Any) -> Endpoint:
-        calls["choose"] += 1
-        return choose(*args)
-
-    p.choose = counting_choose  # type: ignore[method-assign]
+    calls = counted(p)
     short = {"messages": [{"role": "user", "content": "hi"}]}
     for i in range(60):
         chosen = p.pick(Req(payload=short if i % 2 else conversation(i % 3, i, 2)), ())
         assert chosen is not None
         chosen.in_flight += i % 2  # loads move, within the in-flight scorer's floor
-    assert calls["choose"] == 0
+    assert not calls
     for e in eps:
         scrape(e, waiting=9)
-    assert p.pick(Req(payload=short), ()) is not None and p.pick(Req(payload=conversation(1, 1, 2)), ()) is not None
-    assert calls["choose"] == 2
+    scrape(eps[0])
+    assert p.pick(Req(payload=short), ()) is eps[0]
+    assert p.pick(Req(payload=conversation(1, 1, 2)), ()) is eps[0]
+    assert calls["rescore"] == 0 and calls["finish"] == 0  # one endpoint left: no scoring at all
+    scrape(eps[1])
+    assert p.pick(Req(payload=short), ()) in (eps[0], eps[1]) and calls["rescore"] == 1
 
 
 def test_requests_without_affinity_avoid_saturated_endpoints() -> None:
@@ -424,6 +475,31 @@ def test_kv_cache_scorer_prefers_free_cache() -> None:
         scrape(e, kv=kv)
     p = picker("llm-aware", eps, scorers=only("kvCache"))
     assert_prefers(p, eps, eps[1], eps[0])
+
+
+def test_an_in_flight_difference_of_one_does_not_outvote_free_kv_cache() -> None:
+    """In-flight differences below the scorer's floor (4) count in proportion, with or without a filter."""
+    eps = endpoints(3)
+    scrape(eps[0], kv=0.0)
+    scrape(eps[1], kv=0.3)
+    scrape(eps[2], kv=0.1)
+    eps[0].in_flight = 1  # one request more than eps[1]; eps[2] is busier than both
+    eps[2].in_flight = 2
+    p = picker("llm-aware", eps, scorers={"queue": 0, "kvCache": 1, "inFlight": 1, "prefixCache": 0})
+    assert all(p.pick(Req(), ()) is eps[0] for _ in range(20))
+    scrape(eps[2], kv=0.95)  # saturated: filtered out, the other two are scored on their own
+    assert all(p.pick(Req(), ()) is eps[0] for _ in range(20))
+
+
+def test_a_busy_fleet_never_gets_an_endpoint_without_the_model() -> None:
+    """No endpoint passes the saturation filter: the model filter still holds."""
+    eps = endpoints(3)
+    scrape(eps[0], kv=0.95)  # the shortest queue, but its KV cache is full
+    scrape(eps[1], waiting=9)  # free KV cache, but a long queue
+    scrape(eps[2])
+    eps[2].served_models = frozenset({"other"})
+    p = picker("llm-aware", eps)
+    assert {p.pick(Req(), ()) for _ in range(60)} <= {eps[0], eps[1]}
 
 
 def test_in_flight_scorer_uses_the_gateways_own_count_and_weights() -> None:

@@ -19,12 +19,12 @@ load; otherwise it is scored like any other request. Candidates: the whole pool 
 
 The per-candidate signals are computed once per pick in one pass (the filters and
 scorers of this picker share them); the generic ScoringPicker composes Filter/Scorer
-objects instead. While no candidate is saturated or lacks the model and the load
-differences stay within the scorers' floors (the common case), every scorer is linear in
-its signal and choose_fast finds choose()'s winners in that one pass, without lists;
-otherwise choose() filters and normalizes. A request without affinity (no session home, a
-prompt too short for the minimum prefix match, or prefix scoring off) is not recorded: it
-teaches the prefix index nothing. (Two random choices instead of all candidates were tried
+objects instead. While no candidate is saturated or lacks the model and the in-flight
+differences stay within that scorer's floor (the common case), every scorer is linear in
+its signal and that pass alone finds the winner; otherwise `finish` filters and
+normalizes what it gathered. A request without affinity (no session home, a prompt too
+short for the minimum prefix match, or prefix scoring off) is not recorded: it teaches
+the prefix index nothing. (Two random choices instead of all candidates were tried
 for such requests: cheaper on 16-endpoint pools, but p90 TTFT rose 3-25% (seeds 3-5) on
 bench/routing_model.py's short-prompt workload near saturation.)
 """
@@ -32,7 +32,7 @@ bench/routing_model.py's short-prompt workload near saturation.)
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -84,7 +84,7 @@ class LlmAwarePicker(EndpointPicker):
         self.session_affinity = lb.session_affinity
         self.factor = lb.bounded_load_factor
         self.load = PoolLoad(endpoints)
-        # choose_fast's constants: thresholds, then each load scorer's weight per unit of its signal
+        # score()'s constants: thresholds, then each load scorer's weight per unit of its signal
         self._linear = (self.queue_threshold, self.kv_threshold,
                         self.w_queue / self.queue_threshold if self.queue_threshold else 0.0, self.w_kv,
                         self.w_in_flight / IN_FLIGHT_FLOOR)
@@ -115,81 +115,19 @@ class LlmAwarePicker(EndpointPicker):
         affinity = self.prefix.prepare(request, now) if self.needs_prefix else NO_AFFINITY
         endpoints = self.endpoints
         homes = affinity.homes
-        if homes:
+        priors = affinity.priors_by_endpoint() if homes else NO_PRIORS
+        if len(endpoints) <= FULL_SCAN:
+            chosen = self.score(endpoints, request.model, now, priors, exclude)
+            if chosen is None:  # nothing usable: panic mode
+                chosen = self.score(self.panic(exclude), request.model, now, priors)
+        else:
             extra: Sequence[Endpoint] = homes
             if affinity.owner is not None and affinity.owner not in homes:
                 extra = [*homes, affinity.owner]
-            pool = endpoints if len(endpoints) <= FULL_SCAN else self.candidates(exclude, now, extra)
-            chosen = self.choose_fast(pool, request.model, exclude, now, affinity.priors_by_endpoint())
-        else:
-            extra = ()
-            pool = endpoints if len(endpoints) <= FULL_SCAN else self.candidates(exclude, now)
-            chosen = self.choose_fast(pool, request.model, exclude, now, NO_PRIORS)
-        if chosen is None:
-            candidates = self.candidates(exclude, now, extra) if pool is endpoints else pool
-            if not candidates:
-                return None
-            chosen = candidates[0] if len(candidates) == 1 else self.choose(request, candidates, affinity, now)
-        if homes:  # a request without affinity teaches the index nothing
+            chosen = self.score(self.candidates(exclude, now, extra), request.model, now, priors)
+        if chosen is not None and homes:  # a request without affinity teaches the index nothing
             self._record(request, chosen)
         return chosen
-
-    def choose_fast(self, pool: Sequence[Endpoint], model: str, exclude: Collection[Endpoint], now: float,
-                    priors: Mapping[Endpoint, float]) -> Endpoint | None:
-        """choose() in one pass over the usable endpoints of `pool`, while its scorers are linear.
-
-        While no endpoint is saturated or lacks the model, the filters keep everyone, and the queue
-        differences are within the queue scorer's floor (the saturation threshold); while the
-        in-flight differences stay within that scorer's floor too, each min-max scorer is a fixed
-        linear function of its signal, and the prefix scorer adds weight x prior. The highest total
-        is then the lowest weighted load less the prefix score, found in one pass without lists.
-        None when a condition fails (or nothing is usable): choose() decides.
-        """
-        if self.w_ttft:
-            return None
-        stale_after = self.freshness.stale_after
-        q_threshold, kv_threshold, q_scale, w_kv, l_scale = self._linear
-        w_prefix = self.w_prefix
-        prior = priors.get
-        l_low = l_high = -1.0
-        best_key = INF
-        ties: list[Endpoint] = []
-        for endpoint in pool:
-            if endpoint.ejected_until > now or not endpoint.healthy or endpoint in exclude:
-                continue
-            served = endpoint.served_models
-            if served is not None and model not in served:
-                return None
-            in_flight = endpoint.in_flight
-            scraped = endpoint.scraped_at
-            queue: float
-            if not scraped:
-                queue = in_flight
-                kv = 0.0
-            elif now - scraped <= stale_after:
-                sent = in_flight - endpoint.in_flight_at_scrape
-                queue = endpoint.waiting + sent if sent > 0 else endpoint.waiting
-                kv = endpoint.kv_usage
-            else:
-                queue, kv = self.freshness.signals(endpoint, now)
-            if queue > q_threshold or kv > kv_threshold:  # queues within 0..threshold: within its floor
-                return None
-            load = in_flight / endpoint.weight
-            if load > l_high:
-                if l_high < 0.0:
-                    l_low = load
-                l_high = load
-            elif load < l_low:
-                l_low = load
-            key = queue * q_scale + w_kv * kv + load * l_scale - w_prefix * prior(endpoint, 0.0)
-            if key < best_key - TIE:
-                best_key = key
-                ties = [endpoint]
-            elif key <= best_key + TIE:
-                ties.append(endpoint)
-        if not ties or l_high - l_low > IN_FLIGHT_FLOOR:
-            return None
-        return ties[0] if len(ties) == 1 else ties[int(self._random.random() * len(ties))]
 
     def _session_home(self, key: bytes, exclude: Collection[Endpoint], now: float) -> Endpoint | None:
         bound = self.factor * self.load.average(now) + 1.0
@@ -204,62 +142,140 @@ class LlmAwarePicker(EndpointPicker):
             self.prefix.picked(request, endpoint, 0.0)
 
     def choose(self, request: PickRequest, candidates: list[Endpoint], affinity: Affinity, now: float) -> Endpoint:
+        """The frame over `candidates` (filters, then the weighted scorers; ties broken at random)."""
+        chosen = self.score(candidates, request.model, now, affinity.priors_by_endpoint())
+        assert chosen is not None, "no candidates"
+        return chosen
+
+    def score(self, pool: Sequence[Endpoint], model: str, now: float, priors: Mapping[Endpoint, float],
+              exclude: Collection[Endpoint] | None = None) -> Endpoint | None:
+        """The endpoint of `pool` (its usable ones, not in `exclude`, when given) the frame picks; None: empty.
+
+        One pass computes each endpoint's signals. The queue scorer is linear in the queue whenever
+        the saturation filter keeps someone (the queues it keeps are within the saturation threshold,
+        the scorer's floor, of each other), the KV-cache and prefix scorers always are: their sum is
+        each endpoint's `base`. The in-flight scorer's scale is fixed while the kept loads differ by
+        at most its floor, so in the common case (nobody filtered, loads within the floor) the pass's
+        lowest key is the winner; otherwise `rescore` recomputes the key with the kept loads' range.
+        `finish` takes the rest (the model filter, the TTFT scorer, a filter that would keep nobody).
+        """
         stale_after = self.freshness.stale_after
-        model = request.model
-        queues: list[float] = []
-        kvs: list[float] = []
+        q_threshold, kv_threshold, q_scale, w_kv, l_scale = self._linear
+        w_prefix = self.w_prefix if priors else 0.0
+        prior = priors.get
+        rows: list[tuple[Endpoint, float, float, float, float]] = []
+        append = rows.append
+        l_low = INF
+        l_high = -1.0
+        saturated = False
         unserved = 0
-        # signals, once per candidate (a fresh scrape inline, the rest as signals() ages them)
-        for endpoint in candidates:
-            scraped = endpoint.scraped_at
-            if scraped and now - scraped <= stale_after:
-                sent = endpoint.in_flight - endpoint.in_flight_at_scrape
-                queues.append(endpoint.waiting + sent if sent > 0 else endpoint.waiting)
-                kvs.append(endpoint.kv_usage)
-            else:
-                queue, kv = self.freshness.signals(endpoint, now)
-                queues.append(queue)
-                kvs.append(kv)
+        best_key = INF
+        ties: list[Endpoint] = []
+        for endpoint in pool:
+            if exclude is not None and (endpoint.ejected_until > now or not endpoint.healthy or endpoint in exclude):
+                continue
             served = endpoint.served_models
             if served is not None and model not in served:
                 unserved += 1
-        q_threshold = self.queue_threshold
+            in_flight = endpoint.in_flight
+            scraped = endpoint.scraped_at
+            queue: float
+            if not scraped:
+                queue = in_flight
+                kv = 0.0
+            elif now - scraped <= stale_after:
+                sent = in_flight - endpoint.in_flight_at_scrape
+                queue = endpoint.waiting + sent if sent > 0 else endpoint.waiting
+                kv = endpoint.kv_usage
+            else:
+                queue, kv = self.freshness.signals(endpoint, now)
+            if queue > q_threshold or kv > kv_threshold:
+                saturated = True
+            load = in_flight / endpoint.weight
+            if load < l_low:
+                l_low = load
+            if load > l_high:
+                l_high = load
+            base = queue * q_scale + w_kv * (kv if kv < 1.0 else 1.0)
+            if w_prefix:
+                base -= w_prefix * prior(endpoint, 0.0)
+            append((endpoint, queue, kv, load, base))
+            key = base + load * l_scale
+            if key < best_key - TIE:
+                best_key = key
+                ties = [endpoint]
+            elif key <= best_key + TIE:
+                ties.append(endpoint)
+        if len(rows) <= 1:
+            return rows[0][0] if rows else None
+        if unserved or self.w_ttft:
+            return self.finish(rows, model, unserved, prior)
+        if saturated:
+            # The saturation filter. Saturated = over the threshold AND a threshold's worth worse than the
+            # best candidate: when the whole fleet is busy, leaving a warm cache for a cold one only adds
+            # prefill work (a spill storm).
+            q_limit = max(q_threshold, min(row[1] for row in rows) + q_threshold)
+            kv_limit = max(kv_threshold, min(row[2] for row in rows) + (1.0 - kv_threshold))
+            kept = [row for row in rows if row[1] <= q_limit and row[2] <= kv_limit]
+            if len(kept) < len(rows):
+                if len(kept) <= 1:
+                    return kept[0][0] if kept else self.finish(rows, model, unserved, prior)
+                return self.rescore(kept)
+        if l_high - l_low > IN_FLIGHT_FLOOR:
+            return self.rescore(rows)
+        return ties[0] if len(ties) == 1 else ties[int(self._random.random() * len(ties))]
+
+    def rescore(self, rows: list[tuple[Endpoint, float, float, float, float]]) -> Endpoint:
+        """score()'s key with the in-flight scorer's scale from these rows' loads (they differ by more than
+        its floor, or the saturation filter dropped someone): rows are (endpoint, queue estimate, KV-cache
+        use, in-flight per weight, base)."""
+        loads = [row[3] for row in rows]
+        spread = max(loads) - min(loads)
+        # Differences below the floor count in proportion: one request more is not the whole range.
+        scale = self.w_in_flight / (spread if spread > IN_FLIGHT_FLOOR else IN_FLIGHT_FLOOR)
+        keys = [row[4] + load * scale for row, load in zip(rows, loads, strict=True)]
+        low = min(keys)
+        top = [row[0] for row, key in zip(rows, keys, strict=True) if key <= low + TIE]
+        return top[0] if len(top) == 1 else top[int(self._random.random() * len(top))]
+
+    def finish(self, rows: list[tuple[Endpoint, float, float, float, float]], model: str, unserved: int,
+               prior: Callable[[Endpoint, float], float]) -> Endpoint:
+        """score()'s general case: the model and saturation filters, then every scorer min-max over what
+        they kept (the model filter, the TTFT scorer, or a saturation filter that would keep nobody)."""
+        kept = [row[0] for row in rows]
+        queues = [row[1] for row in rows]
+        kvs = [row[2] for row in rows]
+        loads = [row[3] for row in rows]
+        count = len(kept)
+        q_limit = max(self.queue_threshold, min(queues) + self.queue_threshold)
+        kv_limit = max(self.kv_threshold, min(kvs) + (1.0 - self.kv_threshold))
+        if unserved or max(queues) > q_limit or max(kvs) > kv_limit:
+            keep = [i for i in range(count) if queues[i] <= q_limit and kvs[i] <= kv_limit and
+                    (not unserved or _serves(kept[i], model))]
+            if not keep and unserved < count:
+                keep = [i for i in range(count) if _serves(kept[i], model)]
+            if keep and len(keep) < count:
+                if len(keep) == 1:
+                    return kept[keep[0]]
+                kept = [kept[i] for i in keep]
+                queues = [queues[i] for i in keep]
+                kvs = [kvs[i] for i in keep]
+                loads = [loads[i] for i in keep]
+        # Differences below the saturation threshold count in proportion: a queue of 2 against 0 is not the
+        # whole difference between a saturated and an idle endpoint. The same for in-flight requests.
         q_low = min(queues)
         q_high = max(queues)
-        kept = candidates
-        # The two soft filters. Saturated = over the threshold AND a threshold's worth worse than the best
-        # candidate: when the whole fleet is busy, leaving a warm cache for a cold one only adds prefill work
-        # (a spill storm).
-        q_limit = max(q_threshold, q_low + q_threshold)
-        kv_limit = max(self.kv_threshold, min(kvs) + (1.0 - self.kv_threshold))
-        if unserved or q_high > q_limit or max(kvs) > kv_limit:
-            rows = [i for i, endpoint in enumerate(candidates) if queues[i] <= q_limit and kvs[i] <= kv_limit and
-                    (not unserved or _serves(endpoint, model))]
-            if not rows and unserved < len(candidates):
-                rows = [i for i, endpoint in enumerate(candidates) if _serves(endpoint, model)]
-            if rows and len(rows) < len(candidates):
-                if len(rows) == 1:
-                    return candidates[rows[0]]
-                kept = [candidates[i] for i in rows]
-                queues = [queues[i] for i in rows]
-                kvs = [kvs[i] for i in rows]
-                q_low = min(queues)
-                q_high = max(queues)
-        totals = [0.0] * len(kept)
+        l_low = min(loads)
+        l_high = max(loads)
         weight = self.w_queue
-        if weight and q_high > q_low:
-            # Differences below the saturation threshold count in proportion: a queue of 2 against 0 is not
-            # the whole difference between a saturated and an idle endpoint.
-            scale = weight / max(q_high - q_low, q_threshold)
-            for i, queue in enumerate(queues):
-                totals[i] = (q_high - queue) * scale
-        weight = self.w_kv
-        if weight:
-            for i, kv in enumerate(kvs):
-                totals[i] += weight * (1.0 - (kv if kv < 1.0 else 1.0))
+        q_scale = weight / max(q_high - q_low, self.queue_threshold) if weight and q_high > q_low else 0.0
         weight = self.w_in_flight
-        if weight:
-            _min_max([e.in_flight / e.weight for e in kept], totals, weight, IN_FLIGHT_FLOOR)
+        l_scale = weight / max(l_high - l_low, IN_FLIGHT_FLOOR) if weight and l_high > l_low else 0.0
+        w_kv = self.w_kv
+        w_prefix = self.w_prefix
+        totals = [(q_high - queue) * q_scale + w_kv * (1.0 - (kv if kv < 1.0 else 1.0)) + (l_high - load) * l_scale
+                  + w_prefix * prior(endpoint, 0.0)
+                  for endpoint, queue, kv, load in zip(kept, queues, kvs, loads, strict=True)]
         weight = self.w_ttft
         if weight:
             values = [e.ttft_ewma for e in kept]
@@ -267,13 +283,6 @@ class LlmAwarePicker(EndpointPicker):
             if known:
                 best = min(known)
                 _min_max([v if v > 0.0 else best for v in values], totals, weight)
-        weight = self.w_prefix
-        if weight and affinity.homes:
-            prior = affinity.priors_by_endpoint().get
-            for i, endpoint in enumerate(kept):
-                value = prior(endpoint)
-                if value:
-                    totals[i] += weight * value
         best_total = max(totals)
         top = [i for i, total in enumerate(totals) if total >= best_total - TIE]
         return kept[top[0] if len(top) == 1 else top[int(self._random.random() * len(top))]]
