@@ -55,7 +55,11 @@ def test_highest_recommendation_across_signals_wins() -> None:
         Signal("TTFT p95", LATENCY, 1.0, 2.0),  # asks 8 of 4
     ), activity=1.0, sample_age=1.0)
     decision = run(spec(replicas=(1, 20), scaleUpMaxPods=100), obs, 4)
-    assert decision.desired == 12 and "queue" in decision.reason
+    assert decision.desired == 8  # queue and TTFT say "more", at most double per decision; saturation 5
+    load_heavy = Observation((Signal("saturation", LOAD, 0.5, 1.5), Signal("queue", PRESSURE, 4.0, 12.0)),
+                             activity=1.0, sample_age=1.0)
+    decision = run(spec(replicas=(1, 20), scaleUpMaxPods=100), load_heavy, 4)
+    assert decision.desired == 12 and "saturation" in decision.reason  # the load signal sizes the pool
 
 
 def test_queue_and_ttft_below_target_never_shrink_the_pool() -> None:
@@ -67,6 +71,14 @@ def test_queue_and_ttft_below_target_never_shrink_the_pool() -> None:
     with_load = Observation((*obs.signals, Signal("saturation", LOAD, 0.8, 0.2)), activity=1.0, sample_age=1.0)
     shrink = run(spec(scaleDownStabilizationSeconds=0), with_load, 6)
     assert shrink.desired == 2
+
+
+def test_a_draining_queue_or_starting_replicas_ask_for_nothing_more() -> None:
+    backlog = Observation((Signal("queue", PRESSURE, 2.0, 10.0, short=4.0),), activity=1.0, sample_age=1.0)
+    assert run(spec(), backlog, 4).desired == 4  # shrinking: capacity already exceeds arrivals
+    growing = Observation((Signal("queue", PRESSURE, 2.0, 10.0, short=12.0),), activity=1.0, sample_age=1.0)
+    assert run(spec(), growing, 4, ready=2).desired == 4  # two replicas still starting: wait for them
+    assert run(spec(replicas=(1, 40), scaleUpMaxPods=100), growing, 4).desired == 8  # growing: at most double
 
 
 def test_ttft_waits_for_starting_replicas() -> None:
@@ -100,13 +112,12 @@ def test_scale_down_goes_to_the_highest_recommendation_in_the_window() -> None:
 
 def test_scale_up_rate_limit() -> None:
     s = spec(replicas=(1, 100), scaleUpMaxPercent=100, scaleUpMaxPods=4, scaleUpPeriodSeconds=15)
-    queue = Observation((Signal("queue", PRESSURE, 1.0, 50.0),), activity=1.0, sample_age=1.0)
-    d = run(s, queue, 2, now=0)
-    assert d.desired == 6 and d.limited == RATE_LIMITED  # max(2 * 2, 2 + 4)
-    again = run(s, queue, 6, ready=2, history=d.history, now=5)  # same period: base is still 2
+    heavy = Observation((Signal("saturation", LOAD, 0.1, 2.5),), activity=1.0, sample_age=1.0)
+    d = run(s, heavy, 2, now=0)
+    assert d.desired == 6 and d.limited == RATE_LIMITED  # asks 50; max(2 * 2, 2 + 4)
+    again = run(s, heavy, 6, ready=2, history=d.history, now=5)  # same period: base is still 2
     assert again.desired == 6
-    later = run(s, Observation((Signal("queue", PRESSURE, 1.0, 50.0 / 6 * 2),), activity=1.0, sample_age=1.0),
-                6, history=again.history, now=16)
+    later = run(s, heavy, 6, history=again.history, now=16)
     assert later.desired == 12  # a new period: 6 * 2
 
 
@@ -141,13 +152,13 @@ def test_panic_acts_on_the_short_window_and_never_scales_down() -> None:
     # The stable window averages the spike away (1.0 -> asks 5 of 4); the short one sees 4x.
     obs = Observation((Signal("queue", PRESSURE, 4.0, 5.0, short=16.0),), activity=1.0, sample_age=1.0)
     d = run(s, obs, 4, now=0)
-    assert d.panicking and d.desired == 16, d.reason
+    assert d.panicking and d.desired == 8, d.reason  # the short window's 4x, at most doubled per decision
     # Still panicking 30 s later: a calm short window does not shrink the pool.
     calm = Observation((Signal("saturation", LOAD, 0.8, 0.1, short=0.1),), activity=1.0, sample_age=1.0)
-    d2 = run(s, calm, 16, history=d.history, now=30)
-    assert d2.panicking and d2.desired == 16
+    d2 = run(s, calm, 8, history=d.history, now=30)
+    assert d2.panicking and d2.desired == 8
     # After one stable window without a spike, panic ends (and stabilization takes over).
-    d3 = run(s, calm, 16, history=d2.history, now=61)
+    d3 = run(s, calm, 8, history=d2.history, now=61)
     assert not d3.panicking
 
 
@@ -214,6 +225,11 @@ def test_measurements_to_signals() -> None:
     by_name = {sig.name: sig for sig in obs.signals}
     assert by_name["queue"].value == 4.0 and by_name["queue"].short == 8.0
     assert by_name["TTFT p95"].value == 1.0 and by_name["saturation"].target == 0.7
+    # Saturation is corrected by arrivals / completions: a backlog draining (0.5) halves it.
+    draining = observation(s, Measurements(saturation=1.0, demand_ratio=0.5, saturation_short=1.0,
+                                           demand_ratio_short=3.0), ready=3)
+    sat = {sig.name: sig for sig in draining.signals}["saturation"]
+    assert sat.value == 0.5 and sat.short == 3.0
     only_ttft = observation(spec(queueDepthPerReplica=None, saturationTarget=None), Measurements(), ready=1)
     assert [sig.name for sig in only_ttft.signals] == ["TTFT p95"]
 

@@ -9,8 +9,12 @@ The rule is Kubernetes HPA's, with Knative's panic mode and a scale-to-zero idle
      replica carries, so it recommends fewer replicas too: it is what lets a pool shrink;
    * ``pressure`` (queue depth) and ``latency`` (TTFT p95) sit at their floor (an empty queue, the
      prefill time) whenever there is spare capacity, so below target they say nothing about how
-     many replicas the load needs: they only ever ask for more. TTFT also lags: while replicas
-     are still starting it asks for nothing, so a cold start is not answered with more replicas.
+     many replicas the load needs: they only ever ask for more. While replicas are still starting
+     they ask for nothing: TTFT still shows the past, and the queue is a backlog the new replicas
+     will drain, so a cold start is not answered with ever more replicas; nor do a draining queue
+     or a falling TTFT (lower over the short window than over the stable one). They say "more", not
+     how many: at most double per decision. Saturation sizes the pool, corrected for backlog by
+     arrivals / completions (signals.py).
 
 2. Panic (Knative, AIBrix): a short window catches a spike the stable window averages away. When a
    signal's short-window value is over target and ``panicThreshold`` times its stable value, or the
@@ -99,8 +103,15 @@ def recommend(signal: Signal, value: float | None, ready: int, current: int, tol
         return current
     if ratio < 1.0 and signal.kind != LOAD:
         return None
-    if signal.kind == LATENCY and ready < current:
-        return None  # replicas are starting: TTFT still shows the past
+    if signal.kind != LOAD and ready < current:
+        # Replicas are starting: TTFT still shows the past, and the queue is a backlog they will drain, not
+        # the load they will carry (sizing on it overshoots by the backlog a cold start lets build up).
+        return None
+    if signal.kind != LOAD and signal.short is not None and signal.value is not None \
+            and signal.short < signal.value * (1.0 - tolerance):
+        return None  # the queue drains, TTFT falls: the replicas there already outrun the arrivals
+    if signal.kind != LOAD:
+        ratio = min(ratio, 2.0)  # "more", not how many: a backlog or a latency does not size the pool
     return max(0, math.ceil(ready * ratio - 1e-9))
 
 

@@ -187,6 +187,16 @@ class PrometheusSource:
             self._last_error = error
 
 
+MIN_COMPLETIONS = 3.0  # fewer finished requests in a window: too few to tell arrivals from throughput
+
+
+def _ratio(completions: float | None, growth: float | None) -> float | None:
+    """Arrivals / completions over a window (arrivals = completions + growth of the work in the system)."""
+    if completions is None or completions < MIN_COMPLETIONS:
+        return None
+    return max(0.0, (completions + (growth or 0.0)) / completions)
+
+
 def assemble(values: Mapping[str, Mapping[Key, float]], key: Key) -> Measurements:
     """One pool's numbers out of the batch (pure)."""
 
@@ -204,6 +214,8 @@ def assemble(values: Mapping[str, Mapping[Key, float]], key: Key) -> Measurement
         ttft, ttft_short, source = None, None, None
     return Measurements(
         ttft_p95=ttft, ttft_p95_short=ttft_short, ttft_source=source,
+        demand_ratio=_ratio(get("completions"), get("backlogGrowth")),
+        demand_ratio_short=_ratio(get("completionsShort"), get("backlogGrowthShort")),
         queue=get("queueDepth"), queue_short=get("queueDepthShort"),
         saturation=get("saturation"), saturation_short=get("saturationShort"),
         demand=get("demand") or 0.0, activity=get("activity"), sample_age=get("sampleAge"),

@@ -62,6 +62,17 @@ TEMPLATES: dict[str, str] = {
                  " or avg_over_time(vllm:num_requests_running{$sel}[$window])"
                  " or label_replace(avg_over_time(vllm:num_requests_waiting{$sel}[$window]), "
                  "\"signal\", \"waiting\", \"\", \"\"))"),
+    # Demand against throughput: requests finished in the window, and how much the work in the system (running,
+    # waiting at engines or gateways) grew meanwhile. Arrivals = finished + growth; arrivals / finished corrects
+    # saturation for a backlog (full replicas draining a queue are not the load they will carry).
+    "completions": "sum by (namespace, pool) (increase(vllm:request_success_total{$sel}[$window]))",
+    "completionsShort": "sum by (namespace, pool) (increase(vllm:request_success_total{$sel}[$short]))",
+    "backlogGrowth": _plus("sum by (namespace, pool) (delta(vllm:num_requests_running{$sel}[$window]) "
+                           "+ delta(vllm:num_requests_waiting{$sel}[$window]))",
+                           "sum by (namespace, pool) (delta(tokenway_queue_depth{$sel}[$window]))"),
+    "backlogGrowthShort": _plus("sum by (namespace, pool) (delta(vllm:num_requests_running{$sel}[$short]) "
+                                "+ delta(vllm:num_requests_waiting{$sel}[$short]))",
+                                "sum by (namespace, pool) (delta(tokenway_queue_depth{$sel}[$short]))"),
     # Seconds between the query and the freshest engine sample (staleness).
     "sampleAge": "time() - max by (namespace, pool) (timestamp(vllm:num_requests_running{$sel}))",
 }
@@ -70,7 +81,8 @@ TEMPLATES: dict[str, str] = {
 OVERRIDES: dict[str, tuple[str, ...]] = {
     "ttftP95": ("ttftP95", "ttftP95Short", "ttftSamples", "engineTtftP95", "engineTtftP95Short"),
     "queueDepth": ("queueDepth", "queueDepthShort"),
-    "saturation": ("saturation", "saturationShort"),
+    "saturation": ("saturation", "saturationShort", "completions", "completionsShort", "backlogGrowth",
+                   "backlogGrowthShort"),
     "demand": ("demand",),
 }
 # What status.autoscaler.queries shows: the query behind each signal the decision weighs.

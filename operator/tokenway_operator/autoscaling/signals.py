@@ -20,10 +20,21 @@ class Measurements:
     queue_short: float | None = None
     saturation: float | None = None  # mean busy share per replica, 0..1
     saturation_short: float | None = None
+    demand_ratio: float | None = None  # arrivals / completions over the stable window (1: steady, >1: backlog grows)
+    demand_ratio_short: float | None = None
     demand: float = 0.0  # requests the gateways hold for this pool while it has no endpoint
     activity: float | None = None  # requests/s plus running sequences; 0 = idle
     sample_age: float | None = None  # seconds since the pool's freshest engine sample
     error: str | None = None
+
+
+MAX_DEMAND_RATIO = 4.0
+
+
+def _demand(saturation: float | None, ratio: float | None) -> float | None:
+    if saturation is None or ratio is None:
+        return saturation
+    return saturation * min(MAX_DEMAND_RATIO, ratio)
 
 
 def observation(spec: InferencePoolSpec, m: Measurements, ready: int) -> Observation:
@@ -38,5 +49,8 @@ def observation(spec: InferencePoolSpec, m: Measurements, ready: int) -> Observa
         signals.append(Signal("queue", PRESSURE, a.queue_depth_per_replica, per(m.queue), per(m.queue_short),
                               "/replica"))
     if a.saturation_target:
-        signals.append(Signal("saturation", LOAD, a.saturation_target, m.saturation, m.saturation_short))
+        # The load replicas will carry: busy share x arrivals / completions. Replicas draining a backlog are
+        # full but carry less; replicas falling behind carry more than their (capped) busy share shows.
+        signals.append(Signal("saturation", LOAD, a.saturation_target, _demand(m.saturation, m.demand_ratio),
+                              _demand(m.saturation_short, m.demand_ratio_short)))
     return Observation(tuple(signals), m.demand, m.activity, m.sample_age, m.error)
