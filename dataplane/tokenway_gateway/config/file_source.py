@@ -16,7 +16,8 @@ from .store import ConfigStore
 log = logging.getLogger("tokenway.config")
 
 
-def _identity(path: Path) -> tuple[int, int, int] | None:
+def file_identity(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is replaced or rewritten (inode, size, mtime); None when it is missing."""
     try:
         st = os.stat(path)
     except OSError:
@@ -33,13 +34,13 @@ class FileConfigSource:
 
     def load_now(self) -> bool:
         """Initial synchronous load (before the server starts)."""
-        self._seen = _identity(self.path)
+        self._seen = file_identity(self.path)
         return self.store.apply_text(self.path.read_bytes(), str(self.path))
 
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            seen = _identity(self.path)
+            seen = file_identity(self.path)
             if seen is None or seen == self._seen:
                 continue
             self._seen = seen

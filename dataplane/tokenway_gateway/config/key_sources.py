@@ -25,6 +25,7 @@ from typing import Any
 from ..auth import KeyEntry, KeyFileError, parse_key_entries
 from ..kube import SECRETS, KubeClient, KubeConnection
 from ..pipeline.authenticate import KeyRing
+from .file_source import file_identity
 
 log = logging.getLogger("tokenway.auth")
 
@@ -33,14 +34,6 @@ DEFAULT_SECRET_KEY = "api-keys"
 
 async def _parse(data: bytes) -> list[KeyEntry]:
     return await asyncio.to_thread(parse_key_entries, data)
-
-
-def _identity(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 class FileKeySource:
@@ -60,7 +53,7 @@ class FileKeySource:
 
     async def load_now(self) -> bool:
         """The first read: False (and a logged reason) when the file is unreadable or invalid."""
-        self._seen = _identity(self.path)
+        self._seen = file_identity(self.path)
         return await self._load()
 
     async def _load(self) -> bool:
@@ -82,7 +75,7 @@ class FileKeySource:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            seen = _identity(self.path)
+            seen = file_identity(self.path)
             if seen is None or seen == self._seen:
                 continue
             self._seen = seen

@@ -10,7 +10,6 @@ never overlap, and the first probes are spread over one interval, not sent at on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from ..aio import cancel_and_wait
 from ..api.route import ActiveHealthCheck
 
 if TYPE_CHECKING:
@@ -77,10 +77,7 @@ class HealthChecker:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         for probe_task in list(self._inflight):
             probe_task.cancel()
         if self._inflight:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import aiohttp
 import orjson
 
+from ..aio import cancel_and_wait
+
 if TYPE_CHECKING:
     from ..routing.endpoints import Endpoint
 
@@ -130,10 +132,7 @@ class MetricsScraper:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         session, self._session = self._session, None
         if session is not None:
             await session.close()

@@ -18,11 +18,12 @@ keeps serving meanwhile.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import ssl
 from dataclasses import dataclass
+
+from ..aio import cancel_and_wait
 
 log = logging.getLogger("tokenway.tls")
 
@@ -192,7 +193,4 @@ class CertificateWatcher:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
