@@ -447,9 +447,8 @@ def print_hedging(figs: list[HedgingFigures], args: argparse.Namespace, duration
               f"{f.hedges_sent:>8.0f}{f.hedge_share:>10.1%}{f.hedges_won:>5.0f}{f.hedges_lost:>6.0f}")
     print("(stalled: measured requests whose TTFT waited out the stall; attempts/req: requests the fleet finished, "
           "aborted ones included, per client request;\n to staller: share of those attempts on the stalling replica; "
-          "hedged %: hedges sent per client request; won/lost: tokenway_hedges_total{outcome} as the gateway\n "
-          "labels it: proxy/call.py claim() counts 'lost' when the first attempt lost the race, "
-          "i.e. the hedge answered)")
+          "hedged %: hedges sent per client request; won/lost: tokenway_hedges_total{outcome}:\n "
+          "won = the hedge answered first, lost = the original did)")
 
 
 # ---- main --------------------------------------------------------------------------------------------

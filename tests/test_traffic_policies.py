@@ -134,6 +134,29 @@ async def test_a_hedge_races_a_slow_attempt_and_the_first_chunk_wins() -> None:
     hedge.sink.on_complete()
     assert channel.ended and channel.done == 1
     assert all(ep.in_flight == 0 for ep in gateway.endpoints.values())
+    hedges = gateway.metrics.hedges
+    assert hedges.get("all", "won").value == 1 and hedges.get("all", "lost").value == 0
+    # The stalled endpoint lost the race: counted like a per-try timeout, its TTFT EWMA at least the wait,
+    # so least-request does not keep choosing it once its stalled attempts are cancelled.
+    assert slow.endpoint.consecutive_gateway == 1 and slow.endpoint.ttft_ewma >= 0.03
+    assert hedge.endpoint.consecutive_gateway == 0
+
+
+async def test_the_original_answering_first_cancels_the_hedge_without_blaming_it() -> None:
+    routes = [{"name": "r", "hedging": {"delaySeconds": 0.02, "budgetPercent": 100},
+               "rules": [{"name": "all", "backends": [{"pool": "p"}]}]}]
+    gateway, connector = gateway_with(routes)
+    gateway.route_states["all"].requests = 100.0
+    channel = send(gateway)
+    for _ in range(100):
+        if len(connector.upstreams) == 2:
+            break
+        await asyncio.sleep(0.005)
+    original, hedge = connector.upstreams
+    original.answer(200, b'{"ok":1}')
+    assert hedge.aborted and channel.responses[0][0] == 200
+    assert gateway.metrics.hedges.get("all", "lost").value == 1
+    assert original.endpoint.consecutive_gateway == 0 and hedge.endpoint.consecutive_gateway == 0
 
 
 async def test_no_hedge_when_the_first_byte_is_fast() -> None:

@@ -188,7 +188,8 @@ class GatewayMetrics:
                                               "or that waited too long (timeout).", ("pool", "reason"))
         self.circuit_breaks = CounterFamily("tokenway_circuit_breaker_skips", "Endpoints skipped because they had "
                                             "capacity.maxPendingRequests in flight.", ("pool",))
-        self.hedges = CounterFamily("tokenway_hedges", "Hedged attempts: sent, and which attempt won.",
+        self.hedges = CounterFamily("tokenway_hedges", "Hedged requests: sent, and which attempt answered first "
+                                    "(won: the hedge, lost: the original).",
                                     ("route", "outcome"))
         self.retry_budget = CounterFamily("tokenway_retry_budget_exhausted", "Retries refused by the retry budget.",
                                           ("route",))

@@ -46,6 +46,10 @@ class OutlierDetector:
             return
         if kind is Outcome.CANCELLED:
             return
+        ttft = outcome.ttft  # a lost hedge race: how long it waited, a lower bound of its TTFT
+        if ttft is not None and ttft > endpoint.ttft_ewma:
+            old = endpoint.ttft_ewma
+            endpoint.ttft_ewma = ttft if old == 0.0 else old + TTFT_ALPHA * (ttft - old)
         now = time.monotonic()
         if endpoint.ejected_until > now:
             return  # already out (panic traffic still reaches it): its failures do not extend the ejection

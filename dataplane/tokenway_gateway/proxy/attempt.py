@@ -252,7 +252,14 @@ class Attempt:
             timer.cancel()
             self.try_timer = None
 
-    def cancel(self) -> None:
+    def lose_race(self) -> None:
+        """A hedge answered first while this attempt had no first byte: reported like a per-try timeout (as
+        Envoy reports those to outlier detection), with the time waited as a lower bound of the endpoint's TTFT,
+        so a replica that keeps stalling is ejected and scored slower instead of winning picks as the least
+        loaded once its stalled attempts are cancelled."""
+        self.cancel(AttemptOutcome(Outcome.TIMEOUT, ttft=time.perf_counter() - self.sent_at))
+
+    def cancel(self, outcome: AttemptOutcome = CANCELLED) -> None:
         """The call no longer wants this attempt (client gone, deadline, another attempt won)."""
         if self.cancelled:
             return
@@ -265,7 +272,7 @@ class Attempt:
         if upstream is not None:
             self._release(499)
             upstream.abort()
-            self.picker.observe(self.endpoint, CANCELLED)
+            self.picker.observe(self.endpoint, outcome)
 
     def _release(self, status: int) -> None:
         call = self.call

@@ -220,10 +220,16 @@ class ClientCall:
         self.winner = attempt
         attempts = self.attempts
         if len(attempts) > 1:  # a hedge raced: the others stop
+            first = attempts[0]
+            hedge_won = attempt is not first
             for other in attempts:
-                if other is not attempt:
-                    other.cancel()
-                    self.gateway.metrics.hedge_outcome(self.target.route, "lost" if other is attempts[0] else "won")
+                if other is attempt:
+                    continue
+                if other is first:
+                    other.lose_race()  # it had the whole hedge delay and more to answer
+                else:
+                    other.cancel()  # a hedge that lost had less time: no verdict on its endpoint
+            self.gateway.metrics.hedge_outcome(self.target.route, "won" if hedge_won else "lost")
             self.attempts = [attempt]
         if self.hedge_timer is not None:
             self.hedge_timer.cancel()
