@@ -324,3 +324,16 @@ async def test_bad_bodies_get_400_in_openai_format(body: bytes) -> None:
     error = orjson.loads(payload)["error"]
     assert status == 400 and set(error) == {"message", "type", "param", "code"}
     assert not connector.upstreams and channel.done == 1
+
+
+def test_usage_is_read_from_the_last_usage_object_of_any_shape() -> None:
+    from tokenway_gateway.proxy.call import usage_of
+
+    flat = (b'{"id":"x","choices":[{"message":{"content":"\\"usage\\": {1}"}}],'
+            b'"usage":{"prompt_tokens":5,"completion_tokens":2}}')
+    assert usage_of(flat) == {"prompt_tokens": 5, "completion_tokens": 2}
+    nested = b'{"usage": {"prompt_tokens":1,"prompt_tokens_details":{"cached_tokens":3},"completion_tokens":2}}'
+    assert usage_of(nested) == {"prompt_tokens": 1, "prompt_tokens_details": {"cached_tokens": 3},
+                                "completion_tokens": 2}
+    assert usage_of(b'{"usage":{"prompt_tokens":1,"note":"}"}}') == {"prompt_tokens": 1, "note": "}"}
+    assert usage_of(b'{"usage":null}') is None and usage_of(b'{"id":"x"}') is None

@@ -444,6 +444,14 @@ def usage_of(body: bytes) -> dict[str, Any] | None:
         return None
     start = body.find(b"{", at, at + 32)
     if start >= 0:
+        end = body.find(b"}", start)
+        if end > 0 and body.find(b"{", start + 1, end) < 0:  # a flat object (the common case): orjson alone
+            try:
+                usage = orjson.loads(body[start:end + 1])
+                if isinstance(usage, dict):
+                    return usage
+            except orjson.JSONDecodeError:
+                pass
         try:
             usage, _ = _DECODER.raw_decode(body[start:start + USAGE_WINDOW].decode("utf-8", "replace"))
             if isinstance(usage, dict):
