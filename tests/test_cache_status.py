@@ -96,7 +96,9 @@ def test_hit_rate_from_a_real_prometheus_over_two_gateways(procs: ProcessFactory
             source.close()
         assert error is None
         rate, per_second = hit_rate_of(vectors, "ns", "answers")
-        assert rate == pytest.approx(6 / 12, abs=0.03)  # both replicas summed (increase extrapolates a little)
+        # Both replicas summed: 0.5 (gateway 0 alone would be 0.75, gateway 1 alone 0). increase() extrapolates
+        # each series from its first and last samples, which on a few seconds of samples moves the ratio by points.
+        assert rate == pytest.approx(6 / 12, abs=0.1)
         assert per_second is not None and per_second > 0
         assert hit_rate_of(vectors, "ns", "another") == (None, None)
 
