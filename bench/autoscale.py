@@ -38,7 +38,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -55,6 +54,7 @@ for path in (ROOT / "dataplane", ROOT / "operator", ROOT / "tests"):
     sys.path.insert(0, str(path))
 
 from openai import AsyncOpenAI  # noqa: E402
+from procs import _env, free_port  # noqa: E402
 from prometheus_server import PrometheusServer, prometheus_binary  # noqa: E402
 from tokenway_gateway.api import InferencePoolSpec  # noqa: E402
 from tokenway_operator.autoscaling.decision import LOAD, Decision, Observation, Signal, decide  # noqa: E402
@@ -72,19 +72,6 @@ SIM_FLAGS = ["--itl-ms", "40", "--max-tokens-default", "8", "--prefill-overhead-
 WINDOWS = {"metricsWindowSeconds": 10, "panicWindowSeconds": 3, "scaleDownStabilizationSeconds": 30,
            "scaleUpPeriodSeconds": 4, "scaleUpMaxPercent": 100, "scaleUpMaxPods": 4, "cooldownSeconds": 10,
            "metricsMaxAgeSeconds": 10}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def env() -> dict[str, str]:
-    out = dict(os.environ)
-    out["PYTHONPATH"] = os.pathsep.join([str(ROOT / "dataplane"), str(ROOT / "operator")])
-    return out
 
 
 @dataclass
@@ -127,7 +114,7 @@ class Fleet:
         self.gateway = subprocess.Popen(
             [sys.executable, "-m", "tokenway_gateway.cli", "gateway", "--config", str(self.config_path),
              "--host", "127.0.0.1", "--port", str(self.gateway_port), "--reload-interval", "0.1",
-             "--log-level", "warning"], env=env(), stdout=log, stderr=subprocess.STDOUT)
+             "--log-level", "warning"], env=_env(), stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{self.gateway_port}"
         wait_http(url + "/readyz", 30)
         return url
@@ -173,7 +160,7 @@ class Fleet:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "tokenway_gateway.cli", "sim", "--host", "127.0.0.1", "--port", str(port),
                  "--model", MODEL, "--max-num-seqs", str(MAX_SEQS), "--startup-delay-s", str(self.startup_delay),
-                 "--log-level", "warning", *SIM_FLAGS], env=env(), stdout=log, stderr=subprocess.STDOUT)
+                 "--log-level", "warning", *SIM_FLAGS], env=_env(), stdout=log, stderr=subprocess.STDOUT)
             self.replicas.append(Replica(port, proc, time.monotonic()))
 
     async def probe(self, client: httpx.AsyncClient) -> None:
