@@ -9,16 +9,10 @@ import json
 from typing import Any
 
 FLOOD_CHUNK = b"data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": "x" * 16000}}]}).encode() + b"\n\n"
-# Bytes the flood mode got past HTTP/2 flow control so far (GET /sent reads it).
-SENT = [0]
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
-        return
-    if scope["method"] == "GET" and scope["path"] == "/sent":
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-        await send({"type": "http.response.body", "body": str(SENT[0]).encode()})
         return
     body = b""
     while True:
@@ -32,7 +26,6 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
         for _ in range(int(request["flood"])):
             await send({"type": "http.response.body", "body": FLOOD_CHUNK, "more_body": True})
-            SENT[0] += len(FLOOD_CHUNK)
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
         return
     if request.get("stream"):
