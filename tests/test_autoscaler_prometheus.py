@@ -176,3 +176,17 @@ def test_scrape_config_labels_what_the_queries_group_by() -> None:
     assert {r.get("target_label") for r in pools["relabel_configs"]} >= {"namespace", "pool"}
     assert {r.get("target_label") for r in gateways["relabel_configs"]} >= {"namespace", "gateway"}
     assert group_of(spec()) == group_of(spec(tolerance=0.2))  # same windows and capacity: one batch
+
+
+def test_assemble_corrects_demand_by_the_backlog_only() -> None:
+    key = ("ns", "pool")
+    growing = assemble({"completions": {key: 40.0}, "backlogGrowth": {key: 20.0}}, key)
+    assert growing.demand_ratio == 1.5  # 60 arrived, 40 finished: the waiting queue grew by 20
+    draining = assemble({"completions": {key: 40.0}, "backlogGrowth": {key: -20.0}}, key)
+    assert draining.demand_ratio == 0.5
+    assert assemble({"completions": {key: 2.0}, "backlogGrowth": {key: 5.0}}, key).demand_ratio is None  # too few
+    # A load ramping up below capacity fills slots (running grows) but leaves nobody waiting: no correction.
+    from tokenway_operator.autoscaling.queries import TEMPLATES
+
+    assert "num_requests_running" not in TEMPLATES["backlogGrowth"]
+    assert "num_requests_waiting" in TEMPLATES["backlogGrowth"] and "tokenway_queue_depth" in TEMPLATES["backlogGrowth"]

@@ -62,16 +62,15 @@ TEMPLATES: dict[str, str] = {
                  " or avg_over_time(vllm:num_requests_running{$sel}[$window])"
                  " or label_replace(avg_over_time(vllm:num_requests_waiting{$sel}[$window]), "
                  "\"signal\", \"waiting\", \"\", \"\"))"),
-    # Demand against throughput: requests finished in the window, and how much the work in the system (running,
-    # waiting at engines or gateways) grew meanwhile. Arrivals = finished + growth; arrivals / finished corrects
-    # saturation for a backlog (full replicas draining a queue are not the load they will carry).
+    # Demand against throughput: requests finished in the window, and how much the backlog (requests waiting at
+    # engines or gateways) grew meanwhile. Arrivals = finished + growth; arrivals / finished corrects saturation for
+    # a backlog (full replicas draining a queue are not the load they will carry). Running requests are left out:
+    # they grow whenever load ramps up below capacity (slots filling), which is no backlog.
     "completions": "sum by (namespace, pool) (increase(vllm:request_success_total{$sel}[$window]))",
     "completionsShort": "sum by (namespace, pool) (increase(vllm:request_success_total{$sel}[$short]))",
-    "backlogGrowth": _plus("sum by (namespace, pool) (delta(vllm:num_requests_running{$sel}[$window]) "
-                           "+ delta(vllm:num_requests_waiting{$sel}[$window]))",
+    "backlogGrowth": _plus("sum by (namespace, pool) (delta(vllm:num_requests_waiting{$sel}[$window]))",
                            "sum by (namespace, pool) (delta(tokenway_queue_depth{$sel}[$window]))"),
-    "backlogGrowthShort": _plus("sum by (namespace, pool) (delta(vllm:num_requests_running{$sel}[$short]) "
-                                "+ delta(vllm:num_requests_waiting{$sel}[$short]))",
+    "backlogGrowthShort": _plus("sum by (namespace, pool) (delta(vllm:num_requests_waiting{$sel}[$short]))",
                                 "sum by (namespace, pool) (delta(tokenway_queue_depth{$sel}[$short]))"),
     # Seconds between the query and the freshest engine sample (staleness).
     "sampleAge": "time() - max by (namespace, pool) (timestamp(vllm:num_requests_running{$sel}))",
