@@ -85,7 +85,8 @@ def stack(module_procs: ProcessFactory, tmp_path_factory: pytest.TempPathFactory
     tls_port = free_port()
     config = {
         "version": "1",
-        "server": {"maxBodyBytes": MAX_BODY, "maxHeaderBytes": MAX_HEADERS},
+        # 120 streams (not the default 128): the config's http2 limits reach the SETTINGS clients see.
+        "server": {"maxBodyBytes": MAX_BODY, "maxHeaderBytes": MAX_HEADERS, "http2": {"maxConcurrentStreams": 120}},
         "pools": [
             {"name": "p", "models": [{"name": "m"}], "endpoints": [{"url": sim.url}]},
             {"name": "s", "models": [{"name": "slow"}], "endpoints": [{"url": slow.url}]},
@@ -134,7 +135,7 @@ def test_streams_on_one_connection_over_tls_and_h2c(stack: Any) -> None:
             assert r[models].status == 200 and "m" in r[models].text()
             assert r[missing].status == 404 and json.loads(r[missing].body)["error"]["code"] == "model_not_found"
             # Our SETTINGS: the stream and header-list limits.
-            assert client.conn.remote_settings.max_concurrent_streams == 128
+            assert client.conn.remote_settings.max_concurrent_streams == 120
             assert client.conn.remote_settings[h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE] == MAX_HEADERS
         finally:
             client.close()

@@ -41,6 +41,20 @@ class NamedCachePolicy(CachePolicySpec):
     name: str = Field(min_length=1, max_length=253)
 
 
+class Http2Settings(ApiModel):
+    """Limits of client HTTP/2 connections (TLS by ALPN, and h2c on the plain port)."""
+
+    max_concurrent_streams: int = Field(
+        default=128, ge=1, le=10_000,
+        description="Streams one client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).")
+    max_resets: int = Field(
+        default=200, ge=1, le=1_000_000,
+        description="Client resets of unfinished streams per resetWindowSeconds before the connection is closed "
+                    "(the rapid-reset bound).")
+    reset_window_seconds: float = Field(default=10.0, gt=0, le=3600,
+                                        description="The window of the rapid-reset bound.")
+
+
 class ServerSettings(ApiModel):
     """The listener's edge limits and the defaults of requests that match no RoutePolicy rule."""
 
@@ -58,6 +72,7 @@ class ServerSettings(ApiModel):
                                  description="On SIGTERM, how long in-flight requests may take to finish.")
     max_idle_connections_per_endpoint: int = Field(
         default=256, ge=0, le=100_000, description="Idle keep-alive upstream connections kept per endpoint.")
+    http2: Http2Settings = Field(default_factory=Http2Settings, description="Limits of client HTTP/2 connections.")
     timeouts: Timeouts = Field(default_factory=Timeouts,
                                description="Timeouts of requests that match no RoutePolicy rule.")
     retries: Retries = Field(default_factory=Retries,

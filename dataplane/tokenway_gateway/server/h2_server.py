@@ -66,6 +66,7 @@ from h2.settings import SettingCodes, Settings
 from hpack.table import HeaderTable
 from prometheus_client.core import CounterMetricFamily, Metric
 
+from ..api.snapshot import Http2Settings
 from .channel import FlowControlled, Request
 from .errors import GatewayError
 
@@ -161,15 +162,21 @@ class StatelessEncoder:
         return b"".join(parts)
 
 
+_HTTP2 = Http2Settings()  # the configurable limits' defaults live in the API model
+
+
 class H2Limits:
-    """Per-connection HTTP/2 limits (shared by every connection of a process; defaults follow nginx/HAProxy)."""
+    """Per-connection HTTP/2 limits (shared by every connection of a process; defaults follow nginx/HAProxy).
+
+    ``server.http2`` in the config sets the stream and rapid-reset limits (GatewayServer applies them)."""
 
     __slots__ = ("connection_window", "max_concurrent_streams", "max_resets", "receive_budget", "reset_window",
                  "send_high_water", "send_low_water", "stream_window")
 
-    def __init__(self, max_concurrent_streams: int = 128, stream_window: int = 128 * 1024,
+    def __init__(self, max_concurrent_streams: int = _HTTP2.max_concurrent_streams, stream_window: int = 128 * 1024,
                  connection_window: int = 1024 * 1024, receive_budget: int = 0, send_high_water: int = 64 * 1024,
-                 send_low_water: int = 16 * 1024, max_resets: int = 200, reset_window: float = 10.0) -> None:
+                 send_low_water: int = 16 * 1024, max_resets: int = _HTTP2.max_resets,
+                 reset_window: float = _HTTP2.reset_window_seconds) -> None:
         self.max_concurrent_streams = max_concurrent_streams
         self.stream_window = stream_window  # SETTINGS_INITIAL_WINDOW_SIZE for request bodies
         self.connection_window = connection_window

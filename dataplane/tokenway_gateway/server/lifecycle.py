@@ -9,6 +9,7 @@ import time
 
 from ..api.snapshot import GatewayConfig
 from ..proxy.gateway import Gateway
+from .h2_server import LIMITS as H2_LIMITS
 from .h2_server import TransportCollector
 from .http import HttpConnection, ServerLimits, ServerState
 from .listeners import TlsListener
@@ -44,6 +45,10 @@ class GatewayServer:
         limits.header_timeout = server.header_timeout_seconds
         limits.idle_timeout = server.idle_timeout_seconds
         limits.max_connections = server.max_connections
+        http2 = server.http2  # every HTTP/2 connection of the process reads these (new connections: all of them)
+        H2_LIMITS.max_concurrent_streams = http2.max_concurrent_streams
+        H2_LIMITS.max_resets = http2.max_resets
+        H2_LIMITS.reset_window = http2.reset_window_seconds
         if config.tls is not None:
             tls = config.tls
             self.tls.configure(tls.cert_file, tls.key_file, tls.client_ca_file, tls.port)
