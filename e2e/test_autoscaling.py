@@ -28,9 +28,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -42,11 +42,11 @@ from e2e.conftest import ROOT, OperatorProcess, free_port
 from e2e.kube_cluster import ControlPlane
 from e2e.node_harness import SIM_ARGS_ENV, NodeHarness, python_env
 from e2e.prometheus_sd import SliceDiscovery
+from e2e.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(prometheus_binary() is None,
                                                   reason="prometheus not installed (./dev installs it)")]
 
-T = TypeVar("T")
 API = "/apis/tokenway.io/v1alpha1"
 CHART = ROOT / "charts" / "tokenway"
 TTFT_TARGET = 0.6
@@ -57,22 +57,6 @@ AUTOSCALING = {
     "metricsWindowSeconds": 10, "panicWindowSeconds": 3, "scaleDownStabilizationSeconds": 20,
     "scaleUpPeriodSeconds": 4, "cooldownSeconds": 6, "metricsMaxAgeSeconds": 10,
 }
-
-
-def eventually(fn: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5) -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            result = fn()
-            if result is not None and result is not False:
-                return result
-            last = result
-        except (AssertionError, KeyError, IndexError, TypeError, httpx.HTTPError) as exc:
-            last = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-        time.sleep(interval)
 
 
 # ---- load: the official openai client, open loop ---------------------------------------------

@@ -12,8 +12,8 @@ import signal
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -24,31 +24,16 @@ from e2e.conftest import OperatorProcess, apply
 from e2e.kube_cluster import ControlPlane
 from e2e.node_harness import NodeHarness
 from e2e.propagation import GatewayConfigWatch, endpoint_slice
+from e2e.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
-T = TypeVar("T")
 API = "/apis/tokenway.io/v1alpha1"
 PROPAGATION_BUDGET_SECONDS = 2.0
 # Namespaces where the test itself plays the EndpointSlice controller (the harness keeps out).
 MANUAL_ENDPOINTS: set[str] = set()
 # Namespaces where the harness runs real simulator and gateway processes.
 WITH_PROCESSES: set[str] = set()
-
-
-def eventually(fn: Callable[[], T | None], timeout: float = 20.0, what: str = "", interval: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            result = fn()
-            if result is not None and result is not False:
-                return result
-        except (AssertionError, AttributeError, KeyError, IndexError, TypeError) as exc:
-            last = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-        time.sleep(interval)
 
 
 def contains(big: Any, small: Any) -> bool:
