@@ -11,6 +11,7 @@ percent apart (run each a few times and keep the minimum):
     python bench/inprocess.py                       # the plain one-pool config, 20,000 requests
     python bench/inprocess.py --config FILE.yaml    # any gateway config whose pools serve bench-model
     python bench/inprocess.py --header "authorization: Bearer KEY"
+    python bench/inprocess.py --config CACHE.yaml --unique   # an exact cache at 0% hits: lookup, miss, store
 
 ``--tokenway-rev``-style A/B: run it with PYTHONPATH pointing at another checkout's dataplane/.
 """
@@ -35,6 +36,8 @@ from tokenway_gateway.proxy.gateway import Gateway  # noqa: E402
 from tokenway_gateway.server import http as http_mod  # noqa: E402
 
 BODY = b'{"model":"bench-model","messages":[{"role":"user","content":"Say hello in five words."}],"max_tokens":16}'
+UNIQUE_BODY = (b'{"model":"bench-model","messages":[{"role":"user","content":"Say hello in five words, request %d."}],'
+               b'"max_tokens":16,"temperature":0}')
 ANSWER = (b'{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"bench-model","choices":[{"index":0,'
           b'"message":{"role":"assistant","content":"Hello there, how are you"},"finish_reason":"stop"}],'
           b'"usage":{"prompt_tokens":12,"completion_tokens":6,"total_tokens":18}}')
@@ -99,7 +102,7 @@ class AnsweringPool:
     async def aclose(self) -> None: ...
 
 
-async def measure(config: str, raw: bytes, requests: int) -> float:
+async def measure(config: str, raws: list[bytes], requests: int) -> float:
     store = ConfigStore()
     gateway = Gateway(store)
     if not store.apply_text(config, "bench"):
@@ -110,13 +113,14 @@ async def measure(config: str, raw: bytes, requests: int) -> float:
     conn = http_mod.HttpConnection(http_mod.ServerState(gateway.handle, http_mod.ServerLimits()))
     transport = FakeTransport()
     conn.connection_made(transport)  # type: ignore[arg-type]
-    for _ in range(2000):  # warm-up: caches, pickers, lazily built state
-        conn.data_received(raw)
+    n = len(raws)
+    for i in range(2000):  # warm-up: caches, pickers, lazily built state
+        conn.data_received(raws[i % n])
     gc.collect()
     gc.freeze()
     started = time.process_time()
-    for _ in range(requests):
-        conn.data_received(raw)
+    for i in range(2000, 2000 + requests):
+        conn.data_received(raws[i % n])
     elapsed = time.process_time() - started
     if transport.written == 0:
         raise SystemExit("the gateway wrote nothing: the request did not go through")
@@ -129,13 +133,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3, help="repeat and report each run and the minimum")
     parser.add_argument("--header", action="append", default=[], help="extra request header, 'name: value'")
+    parser.add_argument("--unique", action="store_true",
+                        help="a different prompt (temperature 0) on every request, built before timing: "
+                        "what an exact cache costs at 0%% hits (lookup, miss, store)")
     args = parser.parse_args()
     config = args.config.read_text() if args.config else PLAIN
     extra = b"".join(h.encode() + b"\r\n" for h in args.header)
-    raw = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n" + extra
-           + b"content-length: %d\r\n\r\n" % len(BODY) + BODY)
+    bodies = [UNIQUE_BODY % i for i in range(2000 + args.requests)] if args.unique else [BODY]
+    raws = [b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n" + extra
+            + b"content-length: %d\r\n\r\n" % len(body) + body for body in bodies]
     uvloop.install()
-    figures = [asyncio.run(measure(config, raw, args.requests)) for _ in range(args.runs)]
+    figures = [asyncio.run(measure(config, raws, args.requests)) for _ in range(args.runs)]
     print("us/request (Python path, in process): " + ", ".join(f"{f:.2f}" for f in figures)
           + f"; min {min(figures):.2f}")
 
