@@ -47,6 +47,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from .background import BACKGROUND_EXAMPLES
 from .classifier import SoftmaxRegression, fit_softmax_regression, softmax
+from .payload import split_payload
 from .similarity import ExampleIndex
 from .types import BlockingEmbedder, IntentMatch
 
@@ -60,6 +61,33 @@ DEFAULT_SIMILARITY_SCALE = 2.0
 DEFAULT_L2 = 3e-3
 DEFAULT_NONE_WEIGHT = 0.5
 DEFAULT_CENTROID_WEIGHT = 0.5  # in the reported score (and the threshold it is compared with) only
+DEFAULT_PAYLOAD_WEIGHT = 2.0  # the instruction's weight against the whole prompt's in a payload prompt's vector
+
+
+def prompt_texts(text: str) -> tuple[str, ...]:
+    """What to embed for ``text``: the prompt alone, or the prompt and its instruction when it carries a payload.
+
+    Embed them in one batch (``embed(list(...))``, or both submitted at once) and pass the rows to
+    :func:`prompt_vector`.
+    """
+    parts = split_payload(text)
+    return (text,) if parts is None else (text, parts.instruction)
+
+
+def prompt_vector(vectors: NDArray[np.float32], payload_weight: float = DEFAULT_PAYLOAD_WEIGHT) -> NDArray[np.float32]:
+    """The vector a prompt is matched with, from the rows of :func:`prompt_texts`' embeddings.
+
+    One row (no payload): that row, unchanged. Two rows: ``normalise(whole + payload_weight *
+    instruction)``: the instruction leads, the pasted content still counts (a stack trace makes a
+    terse "what's wrong?" a coding prompt).
+    """
+    rows = np.asarray(vectors, dtype=np.float32)
+    if rows.ndim == 1 or rows.shape[0] == 1:
+        return rows.reshape(-1)
+    mixed = rows[0] + np.float32(payload_weight) * rows[1]
+    norm = float(np.linalg.norm(mixed))
+    out: NDArray[np.float32] = (mixed / max(norm, 1e-12)).astype(np.float32, copy=False)
+    return out
 
 
 class IntentMatcher:
@@ -78,6 +106,7 @@ class IntentMatcher:
         l2: float = DEFAULT_L2,
         none_weight: float = DEFAULT_NONE_WEIGHT,
         centroid_weight: float = DEFAULT_CENTROID_WEIGHT,
+        payload_weight: float = DEFAULT_PAYLOAD_WEIGHT,
     ) -> None:
         if not (len(names) == len(example_vectors) == len(thresholds)):
             raise ValueError("names, example_vectors and thresholds must have the same length")
@@ -91,6 +120,7 @@ class IntentMatcher:
         floors = [default_threshold if t is None else t for t in thresholds]
         self.thresholds = np.array([-np.inf if f is None else f for f in floors], dtype=np.float32)
         self.centroid_weight = centroid_weight
+        self.payload_weight = payload_weight
         self.similarity_scale = similarity_scale
         self._n = len(self.names)
         if not self.names:
@@ -141,17 +171,19 @@ class IntentMatcher:
         l2: float = DEFAULT_L2,
         none_weight: float = DEFAULT_NONE_WEIGHT,
         centroid_weight: float = DEFAULT_CENTROID_WEIGHT,
+        payload_weight: float = DEFAULT_PAYLOAD_WEIGHT,
     ) -> IntentMatcher:
         """Embed the examples (and, once per process and embedder, the background) and fit the classifier.
 
         Blocking: call it off the event loop. ``background``: none-of-the-above exemplars (``()``
-        leaves the classifier without a none class: then only thresholds refuse a prompt).
+        leaves the classifier without a none class: then only thresholds refuse a prompt). Examples
+        and background rows that carry a payload are embedded as prompts are (:func:`prompt_vector`).
         """
         if embedder is None:
             from ..semantic import get_embedder
 
             embedder = get_embedder()
-        examples, background_vectors = embed_examples(intents, background, embedder)
+        examples, background_vectors = embed_examples(intents, background, embedder, payload_weight)
         return cls(
             [intent.name for intent in intents],
             examples,
@@ -163,7 +195,16 @@ class IntentMatcher:
             l2=l2,
             none_weight=none_weight,
             centroid_weight=centroid_weight,
+            payload_weight=payload_weight,
         )
+
+    def prompt_vector(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+        """The vector to match, from the embeddings of :func:`prompt_texts` (one row, or whole and instruction)."""
+        return prompt_vector(vectors, self.payload_weight)
+
+    def embed_prompt(self, text: str, embedder: BlockingEmbedder) -> NDArray[np.float32]:
+        """Blocking: embed ``text`` (with its instruction, in the same batch, when it carries a payload)."""
+        return self.prompt_vector(embedder.embed(list(prompt_texts(text))))
 
     def __len__(self) -> int:
         return self._n
@@ -227,33 +268,56 @@ class IntentMatcher:
 
 
 class _BackgroundCache:
-    """The background's vectors for the last (embedder, background) pair: embedded once per process."""
+    """The background's embeddings for the last (embedder, background) pair: embedded once per process."""
 
     lock = threading.Lock()
     embedder: object | None = None
     texts: tuple[str, ...] = ()
-    vectors: NDArray[np.float32] | None = None
+    vectors: NDArray[np.float32] | None = None  # rows of every background row's prompt_texts, in order
+
+
+def _mixed(texts: Sequence[str], vectors: NDArray[np.float32], payload_weight: float) -> NDArray[np.float32]:
+    """One row per text from the rows of each text's :func:`prompt_texts`, in order."""
+    out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+    row = 0
+    for i, text in enumerate(texts):
+        n = len(prompt_texts(text))
+        out[i] = prompt_vector(vectors[row : row + n], payload_weight)
+        row += n
+    return out
 
 
 def embed_examples(
-    intents: Sequence[Intent], background: Sequence[str], embedder: BlockingEmbedder
+    intents: Sequence[Intent],
+    background: Sequence[str],
+    embedder: BlockingEmbedder,
+    payload_weight: float = DEFAULT_PAYLOAD_WEIGHT,
 ) -> tuple[list[NDArray[np.float32]], NDArray[np.float32] | None]:
-    """Each intent's example vectors and the background's (None when there is none or no intent)."""
+    """Each intent's example vectors and the background's (None when there is none or no intent).
+
+    A row that carries a payload is embedded with its instruction (one batch for everything) and
+    mixed as a prompt is (:func:`prompt_vector`), so examples and prompts look alike.
+    """
     texts = [example for intent in intents for example in intent.examples]
     if not texts:
         return [], None
     background = tuple(background)
+    to_embed = [piece for text in texts for piece in prompt_texts(text)]
     with _BackgroundCache.lock:
         cached = _BackgroundCache.vectors
         reuse = cached is not None and _BackgroundCache.embedder is embedder and _BackgroundCache.texts == background
-        todo = texts if reuse or not background else [*texts, *background]
+        todo = to_embed if reuse or not background else [*to_embed, *(p for t in background for p in prompt_texts(t))]
         vectors = embedder.embed(todo)
         if background and not reuse:
-            cached = np.ascontiguousarray(vectors[len(texts) :], dtype=np.float32)
+            cached = np.ascontiguousarray(vectors[len(to_embed) :], dtype=np.float32)
             _BackgroundCache.embedder, _BackgroundCache.texts, _BackgroundCache.vectors = embedder, background, cached
+    mixed = _mixed(texts, np.asarray(vectors[: len(to_embed)], dtype=np.float32), payload_weight)
     split: list[NDArray[np.float32]] = []
     start = 0
     for intent in intents:
-        split.append(np.asarray(vectors[start : start + len(intent.examples)], dtype=np.float32))
+        split.append(mixed[start : start + len(intent.examples)])
         start += len(intent.examples)
-    return split, (cached if background else None)
+    if not background:
+        return split, None
+    assert cached is not None
+    return split, _mixed(background, cached, payload_weight)

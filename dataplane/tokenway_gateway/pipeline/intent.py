@@ -6,9 +6,14 @@ completion prompt) is embedded by the process's shared embedder
 while the request is suspended; the callback matches the embedding against every intent the
 snapshot's RoutePolicies define (:class:`tokenway_gateway.intents.IntentMatcher`), sets
 ``ctx.intent`` and resumes the request, which then routes with ``match.intent`` known.
-Requests for models no intent rule names skip the embedding. When the embedder fails, or
-has :data:`MAX_BACKLOG` prompts queued already, the request routes without an intent
-(counted in ``tokenway_intent_errors``) rather than waiting.
+Requests for models no intent rule names skip the embedding. A prompt that carries a payload
+("summarize this: <paragraphs>", pasted text then "TL;DR?", a stack trace and a question;
+:func:`tokenway_gateway.intents.split_payload`) has its instruction embedded too, submitted with
+the prompt so that the worker embeds both in one batch; the match uses their mix
+(``IntentMatcher.prompt_vector``), while ``IntentDecision.vector`` stays the prompt's own embedding
+(the cache and the guard reuse it). A prompt without a payload costs one embedding, as before.
+When the embedder fails, or has :data:`MAX_BACKLOG` texts queued already, the request routes
+without an intent (counted in ``tokenway_intent_errors``) rather than waiting.
 
 Intents are defined per RoutePolicy and matched per snapshot: the same name in two
 policies pools their examples (the first policy's threshold wins). A rule naming an intent
@@ -29,14 +34,15 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..api.route import Intent
 from ..api.snapshot import GatewayConfig, NamedRoutePolicy
-from ..intents import IntentMatcher
+from ..intents import IntentMatcher, split_payload
 from .chain import CONTINUE, Verdict
 from .prompt import last_user_text
 
 if TYPE_CHECKING:
-    import numpy as np
     from numpy.typing import NDArray
 
     from ..observability.policy_metrics import PolicyMetrics
@@ -48,6 +54,8 @@ log = logging.getLogger("tokenway.intent")
 
 MAX_BACKLOG = 256  # prompts waiting for the embedder beyond which requests route without an intent
 MAX_EMBED_CHARS = 2048  # the model reads 256 tokens (about 1,000 characters); tokenizing more is waste
+SPLIT_HEAD_CHARS = 4096  # a long prompt is split on its head and tail only: the instruction sits at either end
+SPLIT_TAIL_CHARS = 1024
 NO_INTENT = "none"
 
 
@@ -57,7 +65,7 @@ class IntentDecision:
 
     name: str | None
     score: float
-    vector: NDArray[np.float32] | None = None
+    vector: NDArray[np.float32] | None = None  # the prompt's own embedding (not the payload mix)
 
 
 class _Backlog:
@@ -67,26 +75,52 @@ class _Backlog:
 
 
 class _IntentWait:
-    __slots__ = ("ctx", "stage", "started")
+    """Waits for the prompt's embedding, and its instruction's when it carries a payload (``pending`` 2)."""
 
-    def __init__(self, stage: IntentStage, ctx: RequestContext, started: float) -> None:
+    __slots__ = ("ctx", "error", "instruction", "pending", "stage", "started", "whole")
+
+    def __init__(self, stage: IntentStage, ctx: RequestContext, started: float, pending: int) -> None:
         self.stage = stage
         self.ctx = ctx
         self.started = started
+        self.pending = pending
+        self.whole: NDArray[np.float32] | None = None
+        self.instruction: NDArray[np.float32] | None = None
+        self.error: BaseException | None = None
 
     def __call__(self, vector: NDArray[np.float32] | None, error: BaseException | None) -> None:
+        self.whole = vector
+        self._arrived(error)
+
+    def instruction_done(self, vector: NDArray[np.float32] | None, error: BaseException | None) -> None:
+        self.instruction = vector
+        self._arrived(error)
+
+    def _arrived(self, error: BaseException | None) -> None:
         _Backlog.waiting -= 1
+        if error is not None and self.error is None:
+            self.error = error
+        self.pending -= 1
+        if self.pending:
+            return
         ctx = self.ctx
         if ctx.finished:
             return
         stage = self.stage
-        if vector is None:
-            stage.failed(error)
-        else:
-            stage.decide(ctx, vector)
+        if self.whole is None:
+            stage.failed(self.error)
+        else:  # without the instruction's embedding (it failed alone) the prompt's own decides
+            stage.decide(ctx, self.whole, self.instruction)
             if stage.metrics is not None:
                 stage.metrics.intent_seconds.observe(time.perf_counter() - self.started)
         ctx.resume()
+
+
+def split_sample(text: str) -> str:
+    """What the payload splitter reads: the prompt, or the head and tail of a very long one."""
+    if len(text) <= SPLIT_HEAD_CHARS + SPLIT_TAIL_CHARS:
+        return text
+    return f"{text[:SPLIT_HEAD_CHARS]}\n\n{text[-SPLIT_TAIL_CHARS:]}"
 
 
 class IntentStage:
@@ -114,16 +148,26 @@ class IntentStage:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        _Backlog.waiting += 1
-        self.embedder.submit(text[:MAX_EMBED_CHARS], loop, _IntentWait(self, ctx, time.perf_counter()))
+        parts = split_payload(split_sample(text))
+        pending = 1 if parts is None else 2
+        wait = _IntentWait(self, ctx, time.perf_counter(), pending)
+        _Backlog.waiting += pending
+        # Both submitted before the loop yields: the worker finds them queued together (one batch).
+        self.embedder.submit(text[:MAX_EMBED_CHARS], loop, wait)
+        if parts is not None:
+            self.embedder.submit(parts.instruction[:MAX_EMBED_CHARS], loop, wait.instruction_done)
         return ctx.suspend()
 
-    def decide(self, ctx: RequestContext, vector: NDArray[np.float32]) -> None:
-        found = self.matcher.match(vector)
+    def decide(self, ctx: RequestContext, vector: NDArray[np.float32],
+               instruction: NDArray[np.float32] | None = None) -> None:
+        """Match the prompt (mixed with its instruction's embedding when it carries a payload)."""
+        matcher = self.matcher
+        query = vector if instruction is None else matcher.prompt_vector(np.stack((vector, instruction)))
+        found = matcher.match(query)
         if found is not None:
             ctx.intent = IntentDecision(found.name, found.score, vector)
         else:
-            scores = self.matcher.scores(vector)
+            scores = matcher.scores(query)
             ctx.intent = IntentDecision(None, float(scores.max()) if scores.size else 0.0, vector)
         if self.metrics is not None:
             self.metrics.intents.inc(found.name if found is not None else NO_INTENT)
