@@ -1,17 +1,18 @@
 """Intent routing benchmark: accuracy on held-out prompts and latency of embedding + match, against a
-keyword router and the previous matcher measured in the same run.
+keyword router and the previous matchers measured in the same run.
 
 Data (bench/data/intents_*.jsonl; six intents typical of gateway routing: coding, math, summarization,
 translation, chitchat, support; and off-topic prompts that must match no intent):
 
   tune      150 prompts (20 per intent, 30 off-topic). The intents are defined from it the way a
-            RoutePolicy defines them (each intent's examples are its tune prompts); the matcher's
-            defaults were chosen by cross-validation inside it (--cv, --grid). Its off-topic prompts
-            are never training rows.
-  heldout2  247 prompts (35 coding, 30 per other intent, 62 off-topic), written and committed before
-            the classifier was tuned and never used for tuning: the CLEAN figure.
-  heldout   150 prompts, the older held-out half. It was looked at while the previous matcher was
-            tuned, so it is reported as SEEN, not as a clean figure.
+            RoutePolicy defines them (each intent's examples are its tune prompts). Its off-topic
+            prompts are never training rows.
+  heldout3  the fresh CLEAN set, written after the payload-aware matcher; reported first when the
+            file exists (--split auto). Nothing was tuned on it.
+  heldout2  247 prompts (35 coding, 30 per other intent, 62 off-topic; 36 carry a payload). It was
+            the clean set of the classifier; the payload split and its weight were chosen by
+            cross-validation over tune + heldout + heldout2, so it is now SEEN.
+  heldout   150 prompts, the older held-out half: SEEN.
 
 Labelling guide: coding = writing, reading, debugging or explaining code and developer tools;
 math = solving or explaining a mathematical problem or concept; summarization = condensing text
@@ -22,17 +23,20 @@ subscription; everything else (facts, advice, creative writing, health, travel, 
 A prompt is right when the matcher returns its intent, or nothing for an off-topic prompt.
 
 Figures:
-  1. accuracy (all, in-intent, off-topic) and per-intent recall of IntentMatcher (the per-snapshot
-     classifier), its ablations, the previous matcher (SimilarityMatcher with its own defaults and
-     its 50 background exemplars) and the keyword router, on heldout2 then on heldout (seen);
-     confusion matrices of IntentMatcher and of the previous matcher;
+  1. accuracy (all, in-intent, off-topic), per-intent recall and accuracy on the prompts that carry
+     a payload, of IntentMatcher (payload-aware: a prompt with a payload is matched with its
+     instruction's embedding mixed in), its ablations (whole prompt only: the matcher before the
+     payload split; instruction only; ...), the previous similarity rule and the keyword router;
+     confusion matrices;
   2. build time of the matcher for the tune set's 6 intents x 20 examples;
-  3. latency per prompt, one prompt at a time on this CPU: embedding (all-MiniLM-L6-v2 int8),
-     match alone, embedding + match; p50 / p99, wall clock and thread CPU time.
+  3. latency per prompt, one prompt at a time on this CPU: the payload split, embedding (one text,
+     or prompt + instruction in one batch), match; p50 / p99 over all prompts, over payload prompts
+     and over the others, and the whole-prompt-only cost for comparison.
 
-    python bench/intents.py [--repeat 3]      # the report
-    python bench/intents.py --cv               # 5-fold CV on the tune split (x3 shuffles)
-    python bench/intents.py --grid             # the CV grid the defaults were read from (minutes)
+    python bench/intents.py [--repeat 3]              # the report (heldout3 first when it exists)
+    python bench/intents.py --split heldout2,heldout  # named splits only
+    python bench/intents.py --cv                      # 5-fold CV (x3 shuffles): tune, and the seen sets pooled
+    python bench/intents.py --grid                    # the CV grid the defaults were read from (minutes)
 """
 
 from __future__ import annotations
@@ -57,10 +61,13 @@ sys.path.insert(0, str(ROOT / "dataplane"))
 from tokenway_gateway.api.route import Intent  # noqa: E402
 from tokenway_gateway.intents import (  # noqa: E402
     BACKGROUND_EXAMPLES,
+    DEFAULT_PAYLOAD_WEIGHT,
     PREVIOUS_BACKGROUND_SIZE,
     IntentMatch,
     IntentMatcher,
     SimilarityMatcher,
+    prompt_texts,
+    prompt_vector,
 )
 from tokenway_gateway.semantic import get_embedder  # noqa: E402
 
@@ -113,6 +120,46 @@ class Matcher(Protocol):
 def load(split: str) -> list[dict[str, Any]]:
     with (DATA / f"intents_{split}.jsonl").open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+SEEN = ("tune", "heldout", "heldout2")  # everything tuned on (cross-validation pools them)
+NOTES = {
+    "heldout3": "CLEAN: never tuned on",
+    "heldout2": "SEEN: the payload split was tuned by CV over it",
+    "heldout": "SEEN: looked at before; not clean",
+}
+
+
+def report_splits(arg: str) -> list[str]:
+    """``auto``: heldout3 when its file exists, then heldout2 and heldout; else the comma-separated names."""
+    if arg == "auto":
+        return [s for s in ("heldout3", "heldout2", "heldout") if (DATA / f"intents_{s}.jsonl").exists()]
+    return [s.strip() for s in arg.split(",") if s.strip()]
+
+
+class Embedded:
+    """A list of texts embedded as the gateway embeds prompts: each one, and the instruction of each payload."""
+
+    def __init__(self, embedder: Any, texts: Sequence[str]) -> None:
+        pieces = [prompt_texts(t) for t in texts]
+        flat = [p for ps in pieces for p in ps]
+        rows = embedder.embed(flat) if flat else np.zeros((0, 384), dtype=np.float32)
+        self.whole = np.zeros((len(texts), rows.shape[1]), dtype=np.float32)
+        self.instruction: list[np.ndarray | None] = []
+        at = 0
+        for i, ps in enumerate(pieces):
+            self.whole[i] = rows[at]
+            self.instruction.append(rows[at + 1] if len(ps) == 2 else None)
+            at += len(ps)
+        self.has_payload = np.array([v is not None for v in self.instruction])
+
+    def mixed(self, payload_weight: float = DEFAULT_PAYLOAD_WEIGHT) -> np.ndarray:
+        """What IntentMatcher matches: the whole embedding, mixed with the instruction's for a payload prompt."""
+        out = self.whole.copy()
+        for i, v in enumerate(self.instruction):
+            if v is not None:
+                out[i] = prompt_vector(np.stack((self.whole[i], v)), payload_weight)
+        return out
 
 
 def intents_from(rows: Sequence[dict[str, Any]]) -> list[Intent]:
@@ -186,24 +233,31 @@ def report(args: argparse.Namespace) -> None:
     matcher = IntentMatcher.build(intents, embedder)  # a new snapshot: the background is cached
     rebuild_s = time.perf_counter() - t0
     names = [i.name for i in intents]
-    example_vectors = [embedder.embed(list(i.examples)) for i in intents]
-    background_vectors = embedder.embed(list(BACKGROUND_EXAMPLES))
+    none = [None] * len(names)
+    examples = [Embedded(embedder, list(i.examples)) for i in intents]
+    background = Embedded(embedder, list(BACKGROUND_EXAMPLES))
+
+    def classifier(payload_weight: float = DEFAULT_PAYLOAD_WEIGHT, **kw: Any) -> IntentMatcher:
+        bg = background.mixed(payload_weight)
+        bg = bg[: kw.pop("background_rows")] if "background_rows" in kw else bg
+        return IntentMatcher(names, [e.mixed(payload_weight) for e in examples], none, background_vectors=bg,
+                             payload_weight=payload_weight, **kw)
+
     t0 = time.perf_counter()
-    IntentMatcher(names, example_vectors, [None] * len(names), background_vectors=background_vectors)
+    classifier()
     fit_s = time.perf_counter() - t0
-    variants: dict[str, Matcher] = {
-        "IntentMatcher (classifier, defaults)": matcher,
-        "  embedding features only": IntentMatcher(
-            names, example_vectors, [None] * len(names), background_vectors=background_vectors, similarity_scale=0.0
-        ),
-        "  with the previous 50 background rows": IntentMatcher(
-            names, example_vectors, [None] * len(names),
-            background_vectors=background_vectors[:PREVIOUS_BACKGROUND_SIZE],
-        ),
-        "  with a similarity floor of 0.15": IntentMatcher(
-            names, example_vectors, [None] * len(names), background_vectors=background_vectors, default_threshold=0.15
-        ),
-        "previous matcher (SimilarityMatcher)": previous_matcher(intents, embedder),
+    # name -> (matcher, payload weight of the vectors it matches; None: the whole prompt's embedding)
+    variants: dict[str, tuple[Matcher, float | None]] = {
+        "IntentMatcher (payload-aware, defaults)": (matcher, DEFAULT_PAYLOAD_WEIGHT),
+        "  whole prompt only (the matcher before)": (matcher, None),
+        "  instruction only (payload weight 1e3)": (classifier(1e3), 1e3),
+        "  payload weight 1": (classifier(1.0), 1.0),
+        "  embedding features only": (classifier(similarity_scale=0.0), DEFAULT_PAYLOAD_WEIGHT),
+        "  with the previous 50 background rows": (
+            classifier(background_rows=PREVIOUS_BACKGROUND_SIZE), DEFAULT_PAYLOAD_WEIGHT),
+        "  with a similarity floor of 0.15": (classifier(default_threshold=0.15), DEFAULT_PAYLOAD_WEIGHT),
+        "previous matcher (SimilarityMatcher)": (previous_matcher(intents, embedder), None),
+        "  with the payload split": (previous_matcher(intents, embedder), DEFAULT_PAYLOAD_WEIGHT),
     }  # fmt: skip
     n_examples = sum(len(i.examples) for i in intents)
     print(
@@ -217,59 +271,75 @@ def report(args: argparse.Namespace) -> None:
         f"{fit_s * 1e3:.0f} ms"
     )
 
-    for split, note in (("heldout2", "CLEAN: never tuned on"), ("heldout", "SEEN: looked at before; not clean")):
+    splits = report_splits(args.split)
+    for split in splits:
         rows = load(split)
-        vectors = embedder.embed([r["text"] for r in rows])
+        embedded = Embedded(embedder, [r["text"] for r in rows])
+        payload = embedded.has_payload
         n_in = sum(1 for r in rows if r["intent"])
-        print(f"\n1. accuracy on {split} ({note}): {len(rows)} prompts, {n_in} with an intent, {len(rows) - n_in} "
-              f"off-topic; target >= 0.9")
+        print(f"\n1. accuracy on {split} ({NOTES.get(split, 'as named')}): {len(rows)} prompts, {n_in} with an "
+              f"intent, {len(rows) - n_in} off-topic, {int(payload.sum())} carry a payload; target >= 0.9")
         head = "".join(f"{label[:7]:>8}" for label in labels)
-        print(f"  {'':<40}{'all':>7}{'in':>7}{'off':>7}   recall:{head}")
+        print(f"  {'':<42}{'all':>7}{'in':>7}{'off':>7}{'payload':>8}   recall:{head}")
         scores: dict[str, Score] = {}
-        for name, m in variants.items():
-            scores[name] = Score(rows, predict_all(m, vectors))
+        vectors_for: dict[float | None, np.ndarray] = {}
+        for name, (m, weight) in variants.items():
+            if weight not in vectors_for:
+                vectors_for[weight] = embedded.whole if weight is None else embedded.mixed(weight)
+            scores[name] = Score(rows, predict_all(m, vectors_for[weight]))
         scores["keyword router (baseline)"] = Score(rows, [keyword_route(r["text"]) for r in rows])
         for name, s in scores.items():
             recall = "".join(f"{s.recall(label):8.2f}" for label in labels)
-            print(f"  {name:<40}{s.all:7.3f}{s.in_intent:7.3f}{s.off_topic:7.3f}          {recall}")
-        print_confusion("IntentMatcher", scores["IntentMatcher (classifier, defaults)"], labels)
-        print_confusion("previous matcher", scores["previous matcher (SimilarityMatcher)"], labels)
+            on_payload = [want == got for (want, got), p in zip(s.pairs, payload, strict=True) if p]
+            pay = f"{sum(on_payload) / len(on_payload):8.3f}" if on_payload else f"{'-':>8}"
+            print(f"  {name:<42}{s.all:7.3f}{s.in_intent:7.3f}{s.off_topic:7.3f}{pay}          {recall}")
+        print_confusion("IntentMatcher", scores["IntentMatcher (payload-aware, defaults)"], labels)
+        print_confusion("whole prompt only", scores["  whole prompt only (the matcher before)"], labels)
         if args.errors:
-            for row, (want, got) in zip(rows, scores["IntentMatcher (classifier, defaults)"].pairs, strict=True):
+            for row, (want, got) in zip(rows, scores["IntentMatcher (payload-aware, defaults)"].pairs, strict=True):
                 if want != got:
                     print(f"    {want} -> {got}: {row['text'][:90]!r}")
 
-    rows = load("heldout2")
+    latency_split = splits[0] if splits else "heldout2"
+    rows = load(latency_split)
     texts = [r["text"] for r in rows]
-    previous = variants["previous matcher (SimilarityMatcher)"]
+    previous = variants["previous matcher (SimilarityMatcher)"][0]
     for text in texts[:10]:
-        matcher.match(embedder.embed([text])[0])
-    embed_ms: list[float] = []
-    total_ms: list[float] = []
-    total_cpu_ms: list[float] = []
+        matcher.embed_prompt(text, embedder)
+    total_ms: dict[str, list[float]] = {"all": [], "payload": [], "plain": []}
+    total_cpu_ms: dict[str, list[float]] = {"all": [], "payload": [], "plain": []}
+    whole_ms: list[float] = []
+    split_us: list[float] = []
     after_embed_us: dict[str, list[float]] = {"classifier": [], "previous": []}
     after_embed_cpu_us: dict[str, list[float]] = {"classifier": [], "previous": []}
     for _ in range(args.repeat):
         for text in texts:
             c0 = time.thread_time_ns()
             t0 = time.perf_counter()
-            vector = embedder.embed([text])[0]
+            pieces = prompt_texts(text)  # the payload split
+            ts = time.perf_counter()
+            rows_ = embedder.embed(list(pieces))  # one batch: the prompt, and its instruction when it has a payload
             t1 = time.perf_counter()
             m0 = time.thread_time_ns()
-            matcher.match(vector)
+            matcher.match(matcher.prompt_vector(rows_))
             m1 = time.thread_time_ns()
             t2 = time.perf_counter()
-            previous.match(vector)  # the same prompt, right after: the same (cold) caches for both
+            previous.match(rows_[0])  # the same prompt, right after: the same (cold) caches for both
             m2 = time.thread_time_ns()
             t3 = time.perf_counter()
+            embedder.embed([text])  # what the prompt cost before the payload split: one embedding
+            t4 = time.perf_counter()
+            kind = "payload" if len(pieces) == 2 else "plain"
+            for key in ("all", kind):
+                total_ms[key].append((t2 - t0) * 1e3)
+                total_cpu_ms[key].append((m1 - c0) / 1e6)
+            whole_ms.append((t4 - t3) * 1e3)
+            split_us.append((ts - t0) * 1e6)
             after_embed_us["classifier"].append((t2 - t1) * 1e6)
             after_embed_us["previous"].append((t3 - t2) * 1e6)
             after_embed_cpu_us["classifier"].append((m1 - m0) / 1e3)
             after_embed_cpu_us["previous"].append((m2 - m1) / 1e3)
-            total_cpu_ms.append((m1 - c0) / 1e6)
-            embed_ms.append((t1 - t0) * 1e3)
-            total_ms.append((t2 - t0) * 1e3)
-    vectors = embedder.embed(texts)
+    vectors = Embedded(embedder, texts).mixed()
     loop_us: dict[str, list[float]] = {"classifier": [], "previous": []}
     for name, m in (("classifier", matcher), ("previous", previous)):
         for v in list(vectors) * args.repeat:
@@ -281,25 +351,35 @@ def report(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         keyword_route(text)
         keyword_us.append((time.perf_counter() - t0) * 1e6)
+    n_payload = len(total_ms["payload"]) // max(1, args.repeat)
     print(
-        f"\n3. latency per prompt (heldout2 x {args.repeat} = {len(total_ms)} prompts, one at a time, this CPU; "
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+        f"\n3. latency per prompt ({latency_split} x {args.repeat} = {len(total_ms['all'])} prompts, {n_payload} of "
+        f"{len(texts)} with a payload, one at a time, this CPU; load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores)"
     )
-    print("                                    wall p50     wall p99   thread CPU p50  thread CPU p99")
-    print(f"  embedding + match (classifier) {percentile(total_ms, 0.5):8.2f} ms  {percentile(total_ms, 0.99):8.2f} ms"
-          f"     {percentile(total_cpu_ms, 0.5):8.2f} ms     {percentile(total_cpu_ms, 0.99):8.2f} ms")
-    print(f"  embedding                      {percentile(embed_ms, 0.5):8.2f} ms  {percentile(embed_ms, 0.99):8.2f} ms")
+    print("                                            wall p50     wall p99   thread CPU p50  thread CPU p99")
+    kinds = (("all", "all prompts"), ("plain", "no payload: 1 text"), ("payload", "payload: 2 texts, 1 batch"))
+    for key, label in kinds:
+        wall, cpu = total_ms[key], total_cpu_ms[key]
+        if not wall:
+            continue
+        title = f"split + embed + match, {label}"
+        print(f"  {title:<40}{percentile(wall, 0.5):8.2f} ms  {percentile(wall, 0.99):8.2f} ms"
+              f"     {percentile(cpu, 0.5):8.2f} ms     {percentile(cpu, 0.99):8.2f} ms")
+    title = "whole prompt only (1 text), all prompts"
+    print(f"  {title:<40}{percentile(whole_ms, 0.5):8.2f} ms  {percentile(whole_ms, 0.99):8.2f} ms")
+    print(f"  {'payload split':<40}{percentile(split_us, 0.5):8.1f} us  {percentile(split_us, 0.99):8.1f} us")
     for name in ("classifier", "previous"):
         wall, cpu = after_embed_us[name], after_embed_cpu_us[name]
         label = f"match, {name} after embedding"
-        print(f"  {label:<31}{percentile(wall, 0.5):8.1f} us  {percentile(wall, 0.99):8.1f} us"
+        print(f"  {label:<40}{percentile(wall, 0.5):8.1f} us  {percentile(wall, 0.99):8.1f} us"
               f"     {percentile(cpu, 0.5):8.1f} us     {percentile(cpu, 0.99):8.1f} us")
     for name in ("classifier", "previous"):
         wall = loop_us[name]
         label = f"match, {name} in a loop"
-        print(f"  {label:<31}{percentile(wall, 0.5):8.1f} us  {percentile(wall, 0.99):8.1f} us")
+        print(f"  {label:<40}{percentile(wall, 0.5):8.1f} us  {percentile(wall, 0.99):8.1f} us")
     kw50, kw99 = percentile(keyword_us, 0.5), percentile(keyword_us, 0.99)
-    print(f"  {'keyword router':<31}{kw50:8.1f} us  {kw99:8.1f} us")
+    print(f"  {'keyword router':<40}{kw50:8.1f} us  {kw99:8.1f} us")
 
 
 # ---- cross-validation on the tune split -----------------------------------------------------------
@@ -314,6 +394,9 @@ def stratified_folds(rows: Sequence[dict[str, Any]], k: int, seed: int) -> list[
         for j, i in enumerate(members):
             folds[j % k].append(i)
     return folds
+
+
+Maker = tuple[float | None, Callable[[list[str], list[np.ndarray]], Matcher]]  # (payload weight, build)
 
 
 def cross_validate(
@@ -349,48 +432,63 @@ def cross_validate(
 
 def cv_report(args: argparse.Namespace) -> None:
     embedder = get_embedder()
-    rows = load("tune")
-    vectors = embedder.embed([r["text"] for r in rows])
-    background = embedder.embed(list(BACKGROUND_EXAMPLES))
-    previous_background = background[:PREVIOUS_BACKGROUND_SIZE]
+    background = Embedded(embedder, list(BACKGROUND_EXAMPLES))
+    sets = {"tune": load("tune"), "seen sets pooled (tune + heldout + heldout2)": [r for s in SEEN for r in load(s)]}
+    embedded = {name: Embedded(embedder, [r["text"] for r in rows]) for name, rows in sets.items()}
 
-    def classifier(**kw: Any) -> Callable[[list[str], list[np.ndarray]], Matcher]:
-        bg = kw.pop("background", background)
-        return lambda names, ex: IntentMatcher(names, ex, [None] * len(names), background_vectors=bg, **kw)
+    def classifier(payload_weight: float | None = DEFAULT_PAYLOAD_WEIGHT, **kw: Any) -> Maker:
+        """``payload_weight`` None: the whole prompt's embedding only (the matcher before the payload split)."""
+        bg = kw.pop("background", None)
+        if bg is None:
+            bg = background.whole if payload_weight is None else background.mixed(payload_weight)
+        weight = DEFAULT_PAYLOAD_WEIGHT if payload_weight is None else payload_weight
+        return payload_weight, lambda names, ex: IntentMatcher(
+            names, ex, [None] * len(names), background_vectors=bg, payload_weight=weight, **kw)
 
-    def similarity(**kw: Any) -> Callable[[list[str], list[np.ndarray]], Matcher]:
-        bg = kw.pop("background", previous_background)
-        return lambda names, ex: SimilarityMatcher(names, ex, [None] * len(names), background_vectors=bg, **kw)
+    def similarity(**kw: Any) -> Maker:
+        bg = kw.pop("background", background.whole[:PREVIOUS_BACKGROUND_SIZE])
+        return None, lambda names, ex: SimilarityMatcher(names, ex, [None] * len(names), background_vectors=bg, **kw)
 
+    def score(name: str, maker: Maker, seeds: Sequence[int] = (0, 1, 2)) -> tuple[float, float, float]:
+        weight, make = maker
+        e = embedded[name]
+        return cross_validate(sets[name], e.whole if weight is None else e.mixed(weight), make, seeds=seeds)
+
+    pooled = "seen sets pooled (tune + heldout + heldout2)"
     if args.grid:
-        print("5-fold CV on the tune split, 2 shuffles: l2, similarity_scale, none_weight, top_k -> all / in / off")
-        for l2, scale, nw, top_k in itertools.product((3e-3, 1e-3, 3e-4), (1.0, 2.0, 3.0), (0.35, 0.5, 0.7), (1, 3, 5)):
-            a, i, o = cross_validate(
-                rows, vectors, classifier(l2=l2, similarity_scale=scale, none_weight=nw, top_k=top_k), seeds=(0, 1)
-            )
-            print(f"  {l2:g} {scale:g} {nw:g} {top_k}:  {a:.3f} {i:.3f} {o:.3f}", flush=True)
+        print(f"5-fold CV on the {pooled}, 2 shuffles: payload_weight, none_weight, l2 -> all / in / off")
+        for weight, nw, l2 in itertools.product((1.0, 2.0, 3.0), (0.5, 0.7, 1.0, 1.4), (3e-3, 1e-3)):
+            a, i, o = score(pooled, classifier(weight, none_weight=nw, l2=l2), seeds=(0, 1))
+            print(f"  {weight:g} {nw:g} {l2:g}:  {a:.3f} {i:.3f} {o:.3f}", flush=True)
         return
     variants = {
-        "IntentMatcher (defaults)": classifier(),
+        "IntentMatcher (payload-aware, defaults)": classifier(),
+        "  whole prompt only": classifier(None),
+        "  whole prompt only, none_weight 0.5 (before)": classifier(None, none_weight=0.5),
+        "  instruction only (payload weight 1e3)": classifier(1e3),
+        "  payload weight 1": classifier(1.0),
         "  embedding features only": classifier(similarity_scale=0.0),
-        "  previous 50 background rows": classifier(background=previous_background),
+        "  previous 50 background rows": classifier(background=background.mixed()[:PREVIOUS_BACKGROUND_SIZE]),
         "  similarity floor 0.15": classifier(default_threshold=0.15),
-        "  similarity floor 0.10": classifier(default_threshold=0.10),
         "previous matcher (SimilarityMatcher)": similarity(),
-        "  with all background rows": similarity(background=background),
     }
-    print("5-fold cross-validation on the tune split (x3 shuffles; off-topic prompts only scored)")
-    print(f"  {'':<40}{'all':>7}{'in':>7}{'off':>7}")
-    for name, make in variants.items():
-        a, i, o = cross_validate(rows, vectors, make)
-        print(f"  {name:<40}{a:7.3f}{i:7.3f}{o:7.3f}", flush=True)
+    for name in sets:
+        n_payload = int(embedded[name].has_payload.sum())
+        print(f"\n5-fold cross-validation on the {name}: {len(sets[name])} prompts, {n_payload} with a payload "
+              f"(x3 shuffles; off-topic prompts only scored)")
+        print(f"  {'':<48}{'all':>7}{'in':>7}{'off':>7}")
+        for label, maker in variants.items():
+            a, i, o = score(name, maker)
+            print(f"  {label:<48}{a:7.3f}{i:7.3f}{o:7.3f}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="passes over the prompts for the latency figure")
-    parser.add_argument("--cv", action="store_true", help="cross-validation on the tune split instead of the report")
-    parser.add_argument("--grid", action="store_true", help="with --cv: the grid the defaults were read from")
+    parser.add_argument("--cv", action="store_true", help="cross-validation on the seen sets instead of the report")
+    parser.add_argument("--grid", action="store_true", help="the CV grid the defaults were read from")
+    parser.add_argument("--split", default="auto",
+                        help="splits to report, comma-separated (auto: heldout3 if present, heldout2, heldout)")
     parser.add_argument("--errors", action="store_true", help="list the classifier's wrong answers")
     args = parser.parse_args()
     if args.cv or args.grid:

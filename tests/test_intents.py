@@ -17,7 +17,10 @@ from tokenway_gateway.intents import (
     IntentMatcher,
     SimilarityMatcher,
     fit_softmax_regression,
+    prompt_texts,
+    prompt_vector,
     softmax,
+    split_payload,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
@@ -328,3 +331,157 @@ def test_a_high_threshold_turns_one_intent_off(embedder) -> None:  # type: ignor
         "Write a Python function that returns the factorial of n.": None,
         "What is the integral of x squared from 0 to 3?": "math",
     })  # fmt: skip
+
+
+# ---- prompts that carry a payload ----------------------------------------------------------------
+
+_PARAGRAPH = (
+    "In a randomised trial of 1,200 adults with mild hypertension, participants who cut their salt intake "
+    "to under five grams a day lowered their systolic blood pressure by an average of 6 mmHg over six months, "
+    "compared with 1 mmHg in the control group. Side effects were rare, and the benefit was largest in "
+    "participants over sixty."
+)
+
+
+def test_split_payload_finds_the_instruction() -> None:
+    trace = (
+        "Traceback (most recent call last):\n  File \"app.py\", line 12, in <module>\n    main()\n"
+        "  File \"app.py\", line 8, in main\n    total = sum(prices) / len(prices)\n"
+        "ZeroDivisionError: division by zero\nwhy does this happen?"
+    )
+    code = ("```python\ndef average(values):\n    total = sum(values)\n    return total / len(values)\n\n"
+            "print(average([]))\n```\nWhy does this crash on an empty list?")
+    cases: dict[str, str | None] = {
+        f"Summarize this in one sentence:\n\n{_PARAGRAPH}": "Summarize this in one sentence:",
+        f"tldr pls\n\n{_PARAGRAPH}": "tldr pls",
+        f"Give me the gist of this abstract: {_PARAGRAPH}": "Give me the gist of this abstract:",
+        f"Summarize the key findings of this study. {_PARAGRAPH}": "Summarize the key findings of this study.",
+        f"{_PARAGRAPH}\n\nTL;DR?": "TL;DR?",
+        f"{_PARAGRAPH} What is the main point here?": "What is the main point here?",
+        f"Translate to French: {_PARAGRAPH}": "Translate to French:",
+        "What does this clause say in plain words? 'The Licensee shall indemnify and hold harmless the Licensor "
+        "from any and all claims arising out of the use of the Software.'":
+            "What does this clause say in plain words?",
+        "Condense these minutes into one paragraph:\nItem 1: Budget approved with 3% increase.\nItem 2: Repairs "
+        "scheduled for August; two quotes reviewed.\nItem 3: Next meeting 3 September.":
+            "Condense these minutes into one paragraph:",
+        trace: "Traceback (most recent call last): why does this happen?",
+        code: "Why does this crash on an empty list?",
+        # No payload: short prompts, and long ones without an instruction apart from their content.
+        "Write a Python function that returns the factorial of n.": None,
+        "Summarize this memo: the office closes early on Friday.": None,
+        "I ordered a blue jacket three weeks ago and it still has not arrived even though the tracking page says "
+        "it was delivered to my address last Tuesday afternoon, so what can I do now": None,
+        "```python\nprint('only code, nothing else to go by, so the whole prompt is what we embed here')\n```": None,
+    }  # fmt: skip
+    got = {text: (p.instruction if (p := split_payload(text)) else None) for text in cases}
+    assert got == cases
+    parts = split_payload(f"Summarize this in one sentence:\n\n{_PARAGRAPH}")
+    assert parts is not None and parts.payload == _PARAGRAPH
+
+
+def test_prompt_texts_and_vector() -> None:
+    assert prompt_texts("hello there") == ("hello there",)
+    text = f"Summarize this:\n\n{_PARAGRAPH}"
+    assert prompt_texts(text) == (text, "Summarize this:")
+    whole, instruction = unit(1, 0, 0), unit(0, 1, 0)
+    assert np.array_equal(prompt_vector(whole[None, :]), whole)  # no payload: the prompt's own embedding
+    mixed = prompt_vector(np.stack([whole, instruction]), payload_weight=2.0)
+    assert np.allclose(mixed, unit(1, 2, 0))
+
+
+def test_build_embeds_payload_examples_with_their_instruction() -> None:
+    emb = _RecordingEmbedder()
+    background = [f"weather {i}" for i in range(6)]
+    payload_example = f"sum this up:\n\n{_PARAGRAPH}"
+    intents = [Intent(name="coding", examples=["code a", "code b"]),
+               Intent(name="math", examples=["sum it", payload_example])]  # fmt: skip
+    IntentMatcher.build(intents, emb, background=background)
+    assert emb.calls == [11]  # 4 examples, one instruction, 6 background rows: one batch
+
+
+class _SubmitRecorder:
+    """An AsyncEmbedder that records what is submitted and answers on the loop (one fixed vector per text)."""
+
+    dim = 3
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def submit(self, text: str, loop, callback) -> None:  # type: ignore[no-untyped-def]
+        self.texts.append(text)
+        vector = unit(1, 0, 0) if len(self.texts) % 2 else unit(0, 1, 0)
+        loop.call_soon(callback, vector, None)
+
+    async def aembed(self, text: str) -> np.ndarray:  # pragma: no cover - not used by the stage
+        raise NotImplementedError
+
+
+class _Ctx:
+    requested_model = "auto"
+    finished = False
+
+    def __init__(self, text: str) -> None:
+        self.payload = {"messages": [{"role": "user", "content": text}]}
+        self.intent = None
+        self.resumed = 0
+
+    def suspend(self) -> str:
+        return "suspended"
+
+    def resume(self) -> None:
+        self.resumed += 1
+
+
+def test_intent_stage_embeds_the_instruction_only_for_a_payload_prompt() -> None:
+    import asyncio
+
+    from tokenway_gateway.pipeline.intent import IntentStage
+
+    matcher = IntentMatcher(["coding", "summarization"], [around((1, 0, 0), 5, 0.1, 1), around((0, 1, 0), 5, 0.1, 2)],
+                            [None, None], background_vectors=around((0, 0, 1), 5, 0.1, 3))  # fmt: skip
+
+    async def run(text: str) -> tuple[_SubmitRecorder, _Ctx]:
+        embedder = _SubmitRecorder()
+        stage = IntentStage(matcher, None, embedder, None)  # type: ignore[arg-type]
+        ctx = _Ctx(text)
+        assert stage.run(ctx) == "suspended"  # type: ignore[arg-type,comparison-overlap]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return embedder, ctx
+
+    embedder, ctx = asyncio.run(run("Write a Python function that reverses a string."))
+    assert embedder.texts == ["Write a Python function that reverses a string."]  # no payload: one embedding
+    assert ctx.resumed == 1 and ctx.intent is not None and ctx.intent.name == "coding"
+
+    text = f"Summarize this for the team:\n\n{_PARAGRAPH}"
+    embedder, ctx = asyncio.run(run(text))
+    assert embedder.texts == [text, "Summarize this for the team:"]  # both queued together: one batch
+    assert ctx.resumed == 1 and ctx.intent is not None
+    # The prompt's own embedding says "coding" here; mixed with its instruction's it is a summary request,
+    # and the decision keeps the prompt's own vector for the cache and the guard.
+    assert ctx.intent.name == "summarization"
+    assert np.array_equal(ctx.intent.vector, unit(1, 0, 0))
+
+
+def test_a_summary_request_carrying_a_medical_paragraph_is_summarization(embedder) -> None:  # type: ignore[no-untyped-def]
+    summarization = Intent(name="summarization", examples=[
+        "Summarize this article in three bullet points.", "Give me a TL;DR of this email thread.",
+        "Condense these meeting notes into the key decisions.", "What are the main points of this report?",
+        "Write a short summary of this chapter.",
+    ])  # fmt: skip
+    health = Intent(name="health", examples=[
+        "What are the symptoms of high blood pressure?", "How much salt should I eat a day?",
+        "Is it safe to take ibuprofen every day?", "What causes migraines?", "How can I lower my cholesterol?",
+    ])  # fmt: skip
+    coding = Intent(name="coding", examples=["Write a Python function that reverses a string.",
+                                             "How do I fix a null pointer exception in Java?"])  # fmt: skip
+    matcher = IntentMatcher.build([summarization, health, coding], embedder)
+    text = f"Summarize this for me in two sentences:\n\n{_PARAGRAPH}"
+    rows = embedder.embed(list(prompt_texts(text)))
+    assert rows.shape[0] == 2
+    assert matcher.match(rows[0]).name == "health"  # type: ignore[union-attr]  # the whole prompt follows the paragraph
+    found = matcher.match(matcher.embed_prompt(text, embedder))
+    assert found is not None and found.name == "summarization"
+    question = matcher.match(matcher.embed_prompt("Does cutting salt lower blood pressure?", embedder))
+    assert question is not None and question.name == "health"
