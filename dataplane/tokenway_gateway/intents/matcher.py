@@ -20,20 +20,34 @@ the highest logit: "none" matches nothing; an intent matches when, in addition, 
 (cosine similarity: top-k mean blended with the centroid) reaches ``Intent.threshold`` when the
 intent sets one. By default there is no similarity floor: the classifier's none class decides.
 
-Chosen by 5-fold cross-validation on ``bench/data/intents_tune.jsonl`` only (the tune split; its
-off-topic prompts are never training rows, as a user's traffic is not): ``top_k`` 3,
-``similarity_scale`` 2, ``l2`` 3e-3, ``none_weight`` 0.5 sit in a flat region of that grid. A
-similarity floor (0.1 to 0.25), a minimum probability and per-intent floors from leave-one-out on
-the examples each lowered cross-validated accuracy. ``bench/intents.py`` reports accuracy on
-held-out prompts: 0.83 on the clean set (``intents_heldout2``; the previous rule 0.81), 0.95 on
-the older, seen one. The main miss is a prompt that carries the text to work on ("summarize
-this: <three paragraphs>"): the mean-pooled embedding follows the pasted content, not the short
-instruction, so such prompts land on the content's topic. Examples that look like that traffic,
-or embedding the instruction apart from the payload, are the next steps (not measured here).
+A prompt that carries a payload ("summarize this: <three paragraphs>", pasted text then "TL;DR?",
+a stack trace and a question) is embedded twice in one batch, whole and its instruction alone
+(``payload.py`` finds it), and matched with ``normalise(whole + payload_weight * instruction)``
+(:func:`prompt_vector`): the mean-pooled embedding of the whole prompt follows the pasted content
+(a summary request over a medical paragraph lands on health), the instruction's does not, and the
+whole still counts (a terse "what's wrong?" under a stack trace stays coding). Examples and
+background rows that carry a payload are mixed the same way; every other prompt keeps its single
+embedding, unchanged and at the same cost.
+
+Chosen by 5-fold cross-validation: ``top_k`` 3, ``similarity_scale`` 2 and ``l2`` 3e-3 on the
+tune split (``bench/data/intents_tune.jsonl``; its off-topic prompts are never training rows, as
+a user's traffic is not); ``payload_weight`` 2 (flat from 1.5 to 3; instruction alone scores the
+same on these sets), ``none_weight`` 0.85 (0.5 before; 0.7 to 1.0 is flat) and the splitter's
+lengths on tune + heldout + heldout2 pooled, all three SEEN now. A similarity floor (0.1 to 0.25),
+a minimum probability, per-intent floors and payload-carrying background rows (proofreading,
+replies, feedback on pasted text) each lowered cross-validated accuracy. Pooled CV accuracy
+(x3 shuffles): 0.929 before (whole prompt, none_weight 0.5), 0.948 with the payload split, 0.961
+with none_weight 0.85. Train on tune, score heldout2 (seen): 0.826 before, 0.887 with the payload
+split, 0.923 with both (summarization recall 0.40 -> 0.90; payload prompts 0.40 -> 0.91). The
+clean figure is ``intents_heldout3`` (``bench/intents.py`` reports it when present).
 
 Cost: building fits on a few hundred rows (~0.1-0.5 s plus the embedding, and the background is
 embedded once per process); ``match`` is one matrix-vector product over every example, centroid
-and the classifier's weights, a top-k per class and a small product (tens of microseconds).
+and the classifier's weights, a top-k per class and a small product (tens of microseconds). A
+payload prompt (about one in seven on heldout2) costs a second embedding in the same batch: the
+embedder pads the short instruction to the prompt's length, so about twice the prompt's embedding
+(p50 ~9 ms -> ~60 ms for a 300-500 character payload prompt on one busy core; ``bench/intents.py``
+reports it); the split itself is a few microseconds.
 """
 
 from __future__ import annotations
@@ -59,7 +73,7 @@ if TYPE_CHECKING:
 DEFAULT_TOP_K = 3
 DEFAULT_SIMILARITY_SCALE = 2.0
 DEFAULT_L2 = 3e-3
-DEFAULT_NONE_WEIGHT = 0.5
+DEFAULT_NONE_WEIGHT = 0.85
 DEFAULT_CENTROID_WEIGHT = 0.5  # in the reported score (and the threshold it is compared with) only
 DEFAULT_PAYLOAD_WEIGHT = 2.0  # the instruction's weight against the whole prompt's in a payload prompt's vector
 
