@@ -229,7 +229,7 @@ class RateLimit(ApiModel):
 
 
 GuardAction = Literal["block", "flag", "off"]
-GuardMode = Literal["heuristic", "embedding"]
+GuardMode = Literal["heuristic", "classifier", "embedding"]
 
 
 class PromptGuard(ApiModel):
@@ -243,11 +243,20 @@ class PromptGuard(ApiModel):
     )
     mode: GuardMode = Field(
         default="heuristic",
-        description="heuristic: normalised text against injection patterns (well under 1 ms); embedding: also "
-        "compare the prompt's embedding with known attack exemplars (uses the shared embedder).",
+        description="heuristic: normalised text against injection patterns (well under 1 ms); classifier: a "
+        "trained model over the normalised text's words and the patterns' evidence decides (also well under "
+        "1 ms); embedding: heuristics, and also compare the prompt's embedding with known attack exemplars "
+        "(uses the shared embedder).",
     )
     threshold: float = Field(
         default=0.5, ge=0.0, le=1.0, description="Heuristic score (0-1) at or above which a prompt is flagged."
+    )
+    classifier_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="classifier mode: model probability (0-1) at or above which a prompt is flagged; unset uses "
+        "the threshold shipped with the model (chosen by cross-validation for a false-positive rate under 2%).",
     )
     embedding_threshold: float = Field(
         default=0.54,

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..api.route import PromptGuard as PromptGuardConfig
+from .classifier import Classifier, features, load_classifier
 from .exemplars import ATTACK_EXEMPLARS, BENIGN_EXEMPLARS
-from .normalize import MAX_SCAN_CHARS, clip, views
+from .normalize import MAX_SCAN_CHARS, Views, clip, views
 from .rules import LEXICON, OBFUSCATION_WEIGHTS, RULES
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ class PromptGuard:
         attack_exemplars: Sequence[str] = ATTACK_EXEMPLARS,
         benign_exemplars: Sequence[str] = BENIGN_EXEMPLARS,
         verdict_cache: int = 0,
+        classifier: Classifier | None = None,
     ) -> None:
         self.config = config if config is not None else PromptGuardConfig(enabled=True)
         self._extra = tuple(re.compile(p, re.I | re.S) for p in self.config.extra_patterns)
@@ -109,6 +111,12 @@ class PromptGuard:
         # every request, and a text's verdict never changes for one guard.
         self._verdicts: dict[str, GuardVerdict] = {}
         self._cache_size = verdict_cache
+        self._classifier: Classifier | None = None
+        self._classifier_threshold = 1.0
+        if self.config.mode == "classifier":
+            self._classifier = classifier if classifier is not None else load_classifier()
+            threshold = self.config.classifier_threshold
+            self._classifier_threshold = self._classifier.threshold if threshold is None else threshold
         self._attack_vectors: NDArray[np.float32] | None = None
         self._benign_vectors: NDArray[np.float32] | None = None
         if self.config.mode == "embedding" and self.active:
@@ -175,7 +183,40 @@ class PromptGuard:
         return best
 
     def score_text(self, text: str) -> GuardVerdict:
-        """Heuristic score of one text."""
+        """Score of one text: the heuristics, and in classifier mode the trained model."""
+        scanned, families = self.evidence(text)
+        if self._classifier is not None:
+            return self._classify(scanned, families)
+        if not families and not scanned.signals:
+            return PASS
+        score = self._heuristic_score(scanned, families)
+        reasons = tuple(sorted(families)) + tuple(f"obfuscation:{s}" for s in scanned.signals)
+        return GuardVerdict(score, score >= self.config.threshold, reasons)
+
+    @staticmethod
+    def _heuristic_score(scanned: Views, families: dict[str, float]) -> float:
+        remaining = 1.0
+        for weight in families.values():
+            remaining *= 1.0 - weight
+        obfuscation = max((OBFUSCATION_WEIGHTS.get(s, 0.0) for s in scanned.signals), default=0.0)
+        remaining *= 1.0 - obfuscation
+        return round(1.0 - remaining, 4)
+
+    def _classify(self, scanned: Views, families: dict[str, float]) -> GuardVerdict:
+        assert self._classifier is not None
+        feats = features(scanned.text, families, scanned.signals)
+        score = round(self._classifier.probability(feats), 4)
+        # an extra pattern is the operator's own rule: it flags whatever the model says
+        if "extra-pattern" in families:
+            score = 1.0
+        flagged = score >= self._classifier_threshold
+        reasons = tuple(sorted(families)) + tuple(f"obfuscation:{s}" for s in scanned.signals)
+        if flagged:
+            reasons = (*reasons, "classifier")
+        return GuardVerdict(score, flagged, reasons)
+
+    def evidence(self, text: str) -> tuple[Views, dict[str, float]]:
+        """The normalised views of one text and the rule families that fired (family -> weight)."""
         scanned = views(text, LEXICON)
         families: dict[str, float] = {}
         forms = scanned.text
@@ -201,16 +242,7 @@ class PromptGuard:
             if any(pattern.search(form) for form in scanned.text) or pattern.search(text):
                 families["extra-pattern"] = 1.0
                 break
-        if not families and not scanned.signals:
-            return PASS
-        remaining = 1.0
-        for weight in families.values():
-            remaining *= 1.0 - weight
-        obfuscation = max((OBFUSCATION_WEIGHTS.get(s, 0.0) for s in scanned.signals), default=0.0)
-        remaining *= 1.0 - obfuscation
-        score = round(1.0 - remaining, 4)
-        reasons = tuple(sorted(families)) + tuple(f"obfuscation:{s}" for s in scanned.signals)
-        return GuardVerdict(score, score >= self.config.threshold, reasons)
+        return scanned, families
 
     def exemplar_similarity(self, embedding: NDArray[np.float32]) -> float:
         """Cosine similarity to the nearest attack exemplar, less how much nearer the nearest benign one is."""

@@ -1,0 +1,108 @@
+"""The guard's trained classifier: a logistic regression over the normalised prompt's n-grams.
+
+Features (all binary, each counted once per prompt):
+- ``w:<word>`` and ``b:<word> <word>``: words and word pairs of every normalised view (the
+  obfuscations are undone first by :func:`.normalize.views`, so a homoglyph or base64 attack
+  reads as its plain text);
+- ``s:<stem>``: the first ``STEM`` letters of each longer word, so "ignoring" and "ignored"
+  share evidence with "ignore";
+- ``u:<two characters>``: character pairs of words in other scripts (the folded view keeps
+  Cyrillic, CJK and accented words), so attacks in other languages have features at all;
+- ``f:<family>`` and ``o:<signal>``: the heuristic rule families that fired and the
+  obfuscations seen, so the model weighs the hand-written rules rather than replacing them.
+
+Scoring is one dictionary look-up per feature and a sigmoid: tens of microseconds for a chat
+prompt. The weights ship as ``classifier_weights.json`` in this package and are regenerated,
+deterministically, by ``bench/train_guard.py`` (which also reports its grouped cross-validation).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+WEIGHTS_FILE = "classifier_weights.json"
+STEM = 5  # letters kept of a word of more than STEM letters
+MAX_FORM_CHARS = 2_048  # head and tail of each view that the n-grams are taken from
+_WORD = re.compile(r"[a-z]+")
+_FOREIGN = re.compile(r"[^\W\d_]*[^\x00-\x7f\W\d_][^\W\d_]*")  # a word holding a non-ASCII letter
+MAX_FOREIGN_WORDS = 64
+
+
+def _clip(form: str) -> str:
+    if len(form) <= 2 * MAX_FORM_CHARS:
+        return form
+    return form[:MAX_FORM_CHARS] + " " + form[-MAX_FORM_CHARS:]
+
+
+def features(forms: Iterable[str], families: Iterable[str] = (), signals: Iterable[str] = ()) -> set[str]:
+    """The binary features of one prompt, from its normalised views and the heuristics' evidence."""
+    out: set[str] = set()
+    for form in forms:
+        words = _WORD.findall(_clip(form))
+        for index, word in enumerate(words):
+            out.add("w:" + word)
+            if len(word) > STEM:
+                out.add("s:" + word[:STEM])
+            if index:
+                out.add("b:" + words[index - 1] + " " + word)
+        if not form.isascii():
+            for word in _FOREIGN.findall(form[:MAX_FORM_CHARS])[:MAX_FOREIGN_WORDS]:
+                out.update("u:" + word[i : i + 2] for i in range(len(word) - 1))
+    out.update("f:" + family for family in families)
+    out.update("o:" + signal for signal in signals)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Classifier:
+    """Feature weights and a bias; ``probability`` is the model's P(attack)."""
+
+    weights: Mapping[str, float]
+    bias: float
+    threshold: float  # the default decision threshold chosen by grouped cross-validation
+    meta: Mapping[str, object]
+
+    def margin(self, feats: Iterable[str]) -> float:
+        get = self.weights.get
+        return self.bias + sum(get(f, 0.0) for f in feats)
+
+    def probability(self, feats: Iterable[str]) -> float:
+        z = self.margin(feats)
+        if z < -30.0:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "meta": dict(self.meta),
+                "bias": round(self.bias, 6),
+                "threshold": round(self.threshold, 4),
+                "weights": {k: round(v, 5) for k, v in sorted(self.weights.items())},
+            },
+            indent=0,
+            sort_keys=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Classifier:
+        data = json.loads(text)
+        return cls(
+            weights={str(k): float(v) for k, v in data["weights"].items()},
+            bias=float(data["bias"]),
+            threshold=float(data["threshold"]),
+            meta=dict(data.get("meta", {})),
+        )
+
+
+@lru_cache(maxsize=1)
+def load_classifier() -> Classifier:
+    """The shipped model (read once per process)."""
+    text = resources.files(__package__).joinpath(WEIGHTS_FILE).read_text("utf-8")
+    return Classifier.from_json(text)
