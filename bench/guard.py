@@ -17,10 +17,14 @@ Figures:
      TPR per obfuscation and FPR on the benign prompts with trigger words;
   2. latency of one check() (p50 / p99 / max over every held-out prompt, repeated), and of a
      100 KiB prompt and a 1 MiB base64 blob (the bounded decoders);
+  1b. classifier mode (mode: classifier, the trained model of bench/train_guard.py at its shipped
+     threshold). It was trained on tune, heldout and heldout2, so its figures on those splits are
+     in-sample; its honest figures are the grouped cross-validation that bench/train_guard.py
+     prints, and --split heldout3 (a set written after it was trained);
   3. with --embedding: embedding mode (attack exemplars, shared MiniLM embedder), its
      threshold chosen on the tune half, reported on the held-out half.
 
-    python bench/guard.py [--split heldout|heldout2|tune] [--repeat 20] [--embedding] [--misses]
+    python bench/guard.py [--split heldout|heldout2|heldout3|tune] [--repeat 20] [--embedding] [--misses]
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ sys.path.insert(0, str(ROOT / "dataplane"))
 
 from tokenway_gateway.api.route import PromptGuard as PromptGuardConfig  # noqa: E402
 from tokenway_gateway.guard import PromptGuard  # noqa: E402
+from tokenway_gateway.guard.classifier import load_classifier  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 
@@ -153,7 +158,7 @@ def show_misses(rows: Sequence[dict[str, Any]], flag: Callable[[str], bool]) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", default="heldout", choices=["heldout", "heldout2", "tune"])
+    parser.add_argument("--split", default="heldout", choices=["heldout", "heldout2", "heldout3", "tune"])
     parser.add_argument("--repeat", type=int, default=20, help="times each prompt is checked for the latency figure")
     parser.add_argument("--embedding", action="store_true", help="also measure embedding mode (loads the embedder)")
     parser.add_argument("--misses", action="store_true", help="list the guard's false negatives and false positives")
@@ -184,15 +189,36 @@ def main() -> None:
     if args.misses:
         show_misses(rows, guard_flag)
 
+    classifier = PromptGuard(PromptGuardConfig(enabled=True, mode="classifier"))
+    model = load_classifier()
+
+    def classifier_flag(text: str) -> bool:
+        return classifier.check([text]).flagged
+
+    q_model = quality(rows, classifier_flag)
+    seen = "in-sample: trained on this split" if args.split in model.meta.get("trained_on", ()) else "not trained on"
+    print(f"\n1b. classifier mode (threshold {model.threshold:.2f}, {len(model.weights)} features; {seen})")
+    show_quality("PromptGuard classifier", q_model)
+    print("  TPR by obfuscation          classifier")
+    for obf, (hit, total) in q_model["by_obfuscation"].items():
+        print(f"    {obf:<24} {hit:>3}/{total:<3} {hit / total:5.2f}")
+    if args.misses:
+        show_misses(rows, classifier_flag)
+
     texts = [r["text"] for r in rows]
     lat_guard = latency(lambda t: guard.check([t]), texts, args.repeat)
+    lat_model = latency(lambda t: classifier.check([t]), texts, args.repeat)
     lat_base = latency(lambda t: BASELINE.search(t), texts, args.repeat)
     load_average = os.getloadavg()[0]
     print(
         f"\n2. latency of one check, {lat_guard['n']:.0f} calls (target: p99 <= 1 ms in heuristic mode); "
         f"load average {load_average:.1f} on {os.cpu_count()} cores"
     )
-    for name, lat in (("PromptGuard heuristic", lat_guard), ("baseline keyword regex", lat_base)):
+    for name, lat in (
+        ("PromptGuard heuristic", lat_guard),
+        ("PromptGuard classifier", lat_model),
+        ("baseline keyword regex", lat_base),
+    ):
         print(
             f"  {name:<26} wall p50 {lat['p50']:7.1f} us  p99 {lat['p99']:7.1f} us  max {lat['max']:8.1f} us"
             f"   CPU p50 {lat['cpu_p50']:7.1f} us  p99 {lat['cpu_p99']:7.1f} us"
@@ -204,6 +230,10 @@ def main() -> None:
     print(f"  100 KiB everyday prompt    {one_shot(check, plain)} (head and tail scanned)")
     print(f"  100 KiB of trigger words   {one_shot(check, dense)} (benign prompts with trigger words)")
     print(f"  1 MiB base64 blob          {one_shot(check, blob)}")
+    check_model = lambda t: classifier.check([t])  # noqa: E731
+    print(f"  classifier: 100 KiB everyday prompt  {one_shot(check_model, plain)}")
+    print(f"  classifier: 100 KiB of trigger words {one_shot(check_model, dense)}")
+    print(f"  classifier: 1 MiB base64 blob        {one_shot(check_model, blob)}")
 
     if args.embedding:
         embedding_mode(args.split, args.misses)

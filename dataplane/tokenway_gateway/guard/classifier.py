@@ -22,9 +22,10 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from itertools import pairwise
 
 WEIGHTS_FILE = "classifier_weights.json"
 STEM = 5  # letters kept of a word of more than STEM letters
@@ -59,6 +60,10 @@ def features(forms: Iterable[str], families: Iterable[str] = (), signals: Iterab
     return out
 
 
+def _sigmoid(z: float) -> float:
+    return 0.0 if z < -30.0 else 1.0 / (1.0 + math.exp(-z))
+
+
 @dataclass(frozen=True, slots=True)
 class Classifier:
     """Feature weights and a bias; ``probability`` is the model's P(attack)."""
@@ -67,16 +72,45 @@ class Classifier:
     bias: float
     threshold: float  # the default decision threshold chosen by grouped cross-validation
     meta: Mapping[str, object]
+    # The weights split by kind, keyed without the prefix (word pairs by tuple), so scoring a prompt
+    # looks its words up directly instead of building a string per feature.
+    _by_kind: dict[str, dict[object, float]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name, weight in self.weights.items():
+            kind, key = name[0], name[2:]
+            self._by_kind.setdefault(kind, {})[tuple(key.split(" ")) if kind == "b" else key] = weight
 
     def margin(self, feats: Iterable[str]) -> float:
         get = self.weights.get
         return self.bias + sum(get(f, 0.0) for f in feats)
 
     def probability(self, feats: Iterable[str]) -> float:
-        z = self.margin(feats)
-        if z < -30.0:
-            return 0.0
-        return 1.0 / (1.0 + math.exp(-z))
+        return _sigmoid(self.margin(feats))
+
+    def score(self, forms: Iterable[str], families: Iterable[str] = (), signals: Iterable[str] = ()) -> float:
+        """``probability(features(forms, families, signals))``, without building the feature strings."""
+        words: set[str] = set()
+        pairs: set[tuple[str, str]] = set()
+        foreign: set[str] = set()
+        for form in forms:
+            found = _WORD.findall(_clip(form))
+            words.update(found)
+            pairs.update(pairwise(found))
+            if not form.isascii():
+                for word in _FOREIGN.findall(form[:MAX_FORM_CHARS])[:MAX_FOREIGN_WORDS]:
+                    foreign.update(word[i : i + 2] for i in range(len(word) - 1))
+        kinds = self._by_kind
+        empty: dict[object, float] = {}
+        get_w, get_s = kinds.get("w", empty).get, kinds.get("s", empty).get
+        get_b, get_u = kinds.get("b", empty).get, kinds.get("u", empty).get
+        get_f, get_o = kinds.get("f", empty).get, kinds.get("o", empty).get
+        z = self.bias + sum(get_w(w, 0.0) for w in words)
+        z += sum(get_s(stem, 0.0) for stem in {w[:STEM] for w in words if len(w) > STEM})
+        z += sum(get_b(pair, 0.0) for pair in pairs)
+        z += sum(get_u(pair, 0.0) for pair in foreign)
+        z += sum(get_f(f, 0.0) for f in families) + sum(get_o(o, 0.0) for o in signals)
+        return _sigmoid(z)
 
     def to_json(self) -> str:
         return json.dumps(

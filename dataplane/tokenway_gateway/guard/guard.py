@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..api.route import PromptGuard as PromptGuardConfig
-from .classifier import Classifier, features, load_classifier
+from .classifier import Classifier, load_classifier
 from .exemplars import ATTACK_EXEMPLARS, BENIGN_EXEMPLARS
 from .normalize import MAX_SCAN_CHARS, Views, clip, views
 from .rules import LEXICON, OBFUSCATION_WEIGHTS, RULES
@@ -204,8 +204,7 @@ class PromptGuard:
 
     def _classify(self, scanned: Views, families: dict[str, float]) -> GuardVerdict:
         assert self._classifier is not None
-        feats = features(scanned.text, families, scanned.signals)
-        score = round(self._classifier.probability(feats), 4)
+        score = round(self._classifier.score(scanned.text, families, scanned.signals), 4)
         # an extra pattern is the operator's own rule: it flags whatever the model says
         if "extra-pattern" in families:
             score = 1.0
