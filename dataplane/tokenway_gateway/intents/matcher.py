@@ -47,8 +47,9 @@ embedded once per process); ``match`` is one matrix-vector product over every ex
 and the classifier's weights, a top-k per class and a small product (tens of microseconds). A
 payload prompt (about one in seven on heldout2) costs a second embedding in the same batch: the
 embedder pads the short instruction to the prompt's length, so about twice the prompt's embedding
-(p50 ~9 ms -> ~60 ms for a 300-500 character payload prompt on one busy core; ``bench/intents.py``
-reports it); the split itself is a few microseconds.
+(heldout2's payload prompts, one busy core: p50 29 ms whole only, 55 ms both in one batch, 37 ms
+in two calls; prompts without a payload 8 ms, unchanged; ``bench/intents.py`` reports it). The
+split itself is a few microseconds.
 """
 
 from __future__ import annotations
