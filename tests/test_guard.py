@@ -1,5 +1,6 @@
 # ruff: noqa: RUF001  (look-alike characters are what these tests are about)
-"""Prompt guard: obfuscated attacks are caught, benign prompts with trigger words pass, work is bounded."""
+"""Prompt guard in heuristic mode (classifier mode: test_guard_classifier.py): obfuscated attacks are caught,
+benign prompts with trigger words pass, work is bounded."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def _fullwidth(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def guard() -> PromptGuard:
-    return PromptGuard(PromptGuardConfig(enabled=True))
+    return PromptGuard(PromptGuardConfig(enabled=True, mode="heuristic"))
 
 
 OBFUSCATED = {
@@ -112,7 +113,7 @@ def test_benign_prompts_with_trigger_words_pass(guard: PromptGuard, text: str) -
 
 def test_labelled_tune_set_separates() -> None:
     """The tune half the rules were built on: a regression guard (the held-out figure is bench/guard.py's)."""
-    guard = PromptGuard(PromptGuardConfig(enabled=True))
+    guard = PromptGuard(PromptGuardConfig(enabled=True, mode="heuristic"))
     rows = [json.loads(line) for line in (DATA / "guard_tune.jsonl").read_text("utf-8").splitlines() if line]
     attacks = [r for r in rows if r["label"] == "attack"]
     benign = [r for r in rows if r["label"] == "benign"]
@@ -174,19 +175,20 @@ def test_newest_text_decides_and_texts_scored_separately(guard: PromptGuard) -> 
 
 
 def test_actions_limits_and_extra_patterns() -> None:
-    off = PromptGuard(PromptGuardConfig(enabled=True, action="off"))
+    off = PromptGuard(PromptGuardConfig(enabled=True, mode="heuristic", action="off"))
     assert not off.check([ATTACK]).flagged and off.action == "off"
     disabled = PromptGuard(PromptGuardConfig(enabled=False))
     assert not disabled.check([ATTACK]).flagged and disabled.action == "off"
-    flag = PromptGuard(PromptGuardConfig(enabled=True, action="flag", maxMessages=3, maxPromptTokens=10))
+    flag = PromptGuard(PromptGuardConfig(enabled=True, mode="heuristic", action="flag", maxMessages=3,
+                                         maxPromptTokens=10))
     assert flag.action == "flag"
     assert flag.check_limits(messages=4).reasons == ("limit:max-messages",)
     assert flag.check_limits(messages=1, prompt_tokens=11).reasons == ("limit:max-prompt-tokens",)
     assert flag.check_limits(messages=1, prompt_chars=41).flagged  # estimated at 4 characters a token
     assert not flag.check_limits(messages=3, prompt_tokens=10).flagged
-    strict = PromptGuard(PromptGuardConfig(enabled=True, threshold=0.2))
+    strict = PromptGuard(PromptGuardConfig(enabled=True, mode="heuristic", threshold=0.2))
     assert strict.check(["How do I enable debug mode in Flask? sudo mode on"]).flagged
-    custom = PromptGuard(PromptGuardConfig(enabled=True, extraPatterns=[r"project\s+falcon"]))
+    custom = PromptGuard(PromptGuardConfig(enabled=True, mode="heuristic", extraPatterns=[r"project\s+falcon"]))
     verdict = custom.check(["Tell me about Project  Falcon"])
     assert verdict.flagged and "extra-pattern" in verdict.reasons
 

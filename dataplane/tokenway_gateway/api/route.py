@@ -242,7 +242,7 @@ class PromptGuard(ApiModel):
         "x-tokenway-guard: flagged, a metric and a log line; off: do not screen.",
     )
     mode: GuardMode = Field(
-        default="heuristic",
+        default="classifier",
         description="heuristic: normalised text against injection patterns (well under 1 ms); classifier: a "
         "trained model over the normalised text's words and the patterns' evidence decides (also well under "
         "1 ms); embedding: heuristics, and also compare the prompt's embedding with known attack exemplars "
