@@ -331,7 +331,7 @@ def report(args: argparse.Namespace) -> None:
             embedder.embed([text])  # what the prompt cost before the payload split: one embedding
             t4 = time.perf_counter()
             kind = "payload" if len(pieces) == 2 else "plain"
-            if kind == "payload":  # the same two texts in two calls: the short one is not padded to the long one
+            if kind == "payload":  # the same two texts in two calls (the embedder's length groups should match it)
                 embedder.embed([pieces[1]])
                 two_calls_ms.append((time.perf_counter() - t3) * 1e3)
             for key in ("all", kind):

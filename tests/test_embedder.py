@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from aiohttp import web
 from tokenway_gateway.semantic import AsyncEmbedder, Embedder, OpenAIEmbeddingsClient, get_embedder
+from tokenway_gateway.semantic.embedder import length_groups
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,21 @@ def test_batch_rows_in_order_and_equal_to_single(emb: Embedder) -> None:
     np.testing.assert_allclose(batch, singles, atol=1e-4)
     # Reversing the input reverses the rows.
     np.testing.assert_allclose(emb.embed(texts[::-1]), batch[::-1], atol=1e-4)
+
+
+def test_length_groups_keep_short_texts_out_of_long_ones_padding() -> None:
+    # an instruction of 12 tokens beside the 300-token text it came with: two passes, not one padded to 300
+    assert length_groups([300, 12]) == [[1], [0]]
+    # similar lengths share one pass, shortest first; every index appears once
+    assert length_groups([20, 18, 25, 90, 100, 19]) == [[1, 5, 0, 2], [3, 4]]
+    assert length_groups([]) == []
+
+
+def test_mixed_lengths_batch_equals_singles(emb: Embedder) -> None:
+    paragraph = ("The patient was started on 5 mg of amlodipine for hypertension and reviewed after four weeks; "
+                 "blood pressure had fallen from 162/98 to 138/86 with mild ankle swelling. ") * 6
+    texts = [paragraph, "Summarize this for me.", paragraph[:200], "tl;dr?"]
+    np.testing.assert_allclose(emb.embed(texts), np.vstack([emb.embed([t]) for t in texts]), atol=1e-4)
 
 
 async def test_submit_batches_and_delivers_on_loop_thread(emb: Embedder) -> None:

@@ -45,10 +45,11 @@ clean figure is ``intents_heldout3`` (``bench/intents.py`` reports it when prese
 Cost: building fits on a few hundred rows (~0.1-0.5 s plus the embedding, and the background is
 embedded once per process); ``match`` is one matrix-vector product over every example, centroid
 and the classifier's weights, a top-k per class and a small product (tens of microseconds). A
-payload prompt (about one in seven on heldout2) costs a second embedding in the same batch: the
-embedder pads the short instruction to the prompt's length, so about twice the prompt's embedding
-(heldout2's payload prompts, one busy core: p50 29 ms whole only, 55 ms both in one batch, 37 ms
-in two calls; prompts without a payload 8 ms, unchanged; ``bench/intents.py`` reports it). The
+payload prompt (about one in seven on heldout2) costs a second embedding in the same batch; the
+embedder runs texts of very different lengths in separate passes (``semantic.embedder.length_groups``),
+so the short instruction costs its own length, not the prompt's (heldout3's payload prompts, one
+core: p50 29 ms whole only, 36 ms both; before that grouping, 57 ms; prompts without a payload
+9 ms, unchanged; ``bench/intents.py`` reports it). The
 split itself is a few microseconds.
 """
 

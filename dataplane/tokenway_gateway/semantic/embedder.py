@@ -49,6 +49,25 @@ MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
 MAX_BATCH = 64
 
 
+def length_groups(lengths: Sequence[int]) -> list[list[int]]:
+    """Indices of ``lengths`` in groups of similar length, each sorted by length, for one forward pass each.
+
+    The model's cost grows with the padded width times the rows, so a short text batched with a long
+    one would cost nearly as much as the long one (an intent's two-line instruction beside the
+    three paragraphs it came with). A group ends where the next text would pad the group's
+    shortest one to more than 1.5x its length plus 8 tokens; texts of similar length still share
+    one pass (dynamic batching under load keeps its benefit).
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and lengths[i] <= lengths[groups[-1][0]] * 1.5 + 8:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
 class EmbedderUnavailable(RuntimeError):
     """The model or tokenizer files (or onnxruntime/tokenizers) are not installed."""
 
@@ -139,10 +158,10 @@ class Embedder:
         out_shape = self._session.get_outputs()[0].shape
         self._dim = int(out_shape[-1]) if isinstance(out_shape[-1], int) else 384
         tokenizer = Tokenizer.from_file(str(tok_file))
-        # The shipped tokenizer.json pads every input to 128; pad to the longest in the batch
-        # instead, and truncate at the model's 256 tokens as sentence-transformers does.
+        # The shipped tokenizer.json pads every input to 128: no padding here (``embed`` pads each
+        # group of similar lengths itself); truncate at the model's 256 tokens as sentence-transformers does.
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        tokenizer.no_padding()
         self._tokenizer = tokenizer
         self.model_id = MODEL_ID
         self._max_batch = max(1, max_batch)
@@ -166,8 +185,19 @@ class Embedder:
         if n == 0:
             return np.zeros((0, self._dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(list(texts)) if n > 1 else [self._tokenizer.encode(texts[0])]
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        lengths = [len(e.ids) for e in encodings]
+        out: Vector = np.empty((n, self._dim), dtype=np.float32)
+        for group in length_groups(lengths):
+            width = lengths[group[-1]]
+            ids = np.zeros((len(group), width), dtype=np.int64)
+            mask = np.zeros((len(group), width), dtype=np.int64)
+            for row, i in enumerate(group):
+                ids[row, :lengths[i]] = encodings[i].ids
+                mask[row, :lengths[i]] = 1
+            out[group] = self._forward(ids, mask)
+        return out
+
+    def _forward(self, ids: npt.NDArray[np.int64], mask: npt.NDArray[np.int64]) -> Vector:
         feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)
