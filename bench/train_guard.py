@@ -1,20 +1,28 @@
 """Train the prompt guard's classifier (dataplane/tokenway_gateway/guard/classifier_weights.json).
 
 A logistic regression (numpy, full-batch accelerated gradient descent, L2) over binary features of
-the guard's normalised views: words, word pairs, 5-letter stems, and the heuristic rule families
-and obfuscation signals (see tokenway_gateway/guard/classifier.py). A feature is kept only if it
-occurs in at least ``--min-groups`` distinct attack/prompt groups of the training data, so a word
-that only one attack (and its obfuscated variants) uses cannot carry weight.
+the guard's normalised views: words, word pairs, 5-letter stems, character pairs of words in other
+scripts, and the heuristic rule families and obfuscation signals (see
+tokenway_gateway/guard/classifier.py). A feature is kept only if it occurs in at least
+``Params.min_groups`` distinct attack/prompt groups of the training data, so a word that only one attack
+(and its obfuscated variants) uses cannot carry weight. A decisive obfuscation signal (text hidden in
+Unicode tag characters, classifier.DECISIVE_SIGNALS) scores 1.0 whatever the model says, here as in
+the guard; the grid below compares it with the model weighing the signal itself.
 
-Data: bench/data/guard_tune.jsonl, guard_heldout.jsonl, guard_heldout2.jsonl (all seen) and
-bench/data/guard_train_extra.jsonl (written for training). guard_heldout3.jsonl is never read.
+Data: bench/data/guard_tune.jsonl, guard_heldout.jsonl, guard_heldout2.jsonl, guard_heldout3.jsonl
+(all seen: heldout3 was measured once on the frozen first model, TPR 0.840 / FPR 0.009, and is now
+trained on) and bench/data/guard_train_extra.jsonl (written for training; an extra row that repeats a
+labelled prompt is dropped). guard_heldout4.jsonl is never read: it is the lead's fresh held-out set.
+Groups: an attack and its obfuscated variants share one, and no group straddles a split.
 
 Evaluation, printed against heuristic mode at its default threshold on the same rows:
   - grouped 5-fold cross-validation (an attack and its obfuscated variants never straddle folds);
     the decision threshold is chosen inside each training fold by an inner grouped CV (the highest
-    TPR with FPR <= --target-fpr), so the figures are not tuned on the rows they report;
+    TPR with FPR <= ``Params.target_fpr``), so the figures are not tuned on the rows they report;
   - leave-one-set-out: train on the other sets (+ extra), report on the one left out, which comes
-    from a different author/generator and is the harder, more honest figure.
+    from a different author/generator and is the harder, more honest figure. Left-out heldout3 is
+    the most honest of them, though still optimistic: the second batch of extra rows was written
+    after heldout3's misses were seen (other languages, developer mode, role-play, splitting).
 The shipped threshold is chosen the same way on all the data.
 
     python bench/train_guard.py            # CV figures, then write the weights
@@ -40,10 +48,11 @@ sys.path.insert(0, str(ROOT / "dataplane"))
 
 from tokenway_gateway.api.route import PromptGuard as PromptGuardConfig  # noqa: E402
 from tokenway_gateway.guard import PromptGuard  # noqa: E402
-from tokenway_gateway.guard.classifier import WEIGHTS_FILE, Classifier, features  # noqa: E402
+from tokenway_gateway.guard.classifier import DECISIVE_SIGNALS, WEIGHTS_FILE, Classifier, features  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
-SETS = ("tune", "heldout", "heldout2", "train_extra")
+SETS = ("tune", "heldout", "heldout2", "heldout3", "train_extra")
+LABELLED = ("tune", "heldout", "heldout2", "heldout3")
 OUT = ROOT / "dataplane" / "tokenway_gateway" / "guard" / WEIGHTS_FILE
 KINDS_ALL = ("w", "b", "s", "u", "f", "o")
 
@@ -51,16 +60,17 @@ KINDS_ALL = ("w", "b", "s", "u", "f", "o")
 @dataclass(frozen=True)
 class Params:
     lam: float = 0.003  # L2 strength on the mean log-loss
-    min_groups: int = 3
+    min_groups: int = 2
     kinds: tuple[str, ...] = KINDS_ALL
     target_fpr: float = 0.015
+    decisive: bool = True  # DECISIVE_SIGNALS flag regardless of the model (as the guard does)
 
 
 def load_rows() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for name in SETS:
         path = DATA / f"guard_{name}.jsonl"
-        assert "heldout3" not in path.name
+        assert "heldout4" not in path.name  # the lead's fresh held-out set: never read here
         if not path.exists():
             continue
         with path.open(encoding="utf-8") as f:
@@ -70,11 +80,13 @@ def load_rows() -> list[dict[str, Any]]:
                     row["set"] = name
                     row["group"] = f"{name}:{row['group']}" if name == "train_extra" else row["group"]
                     rows.append(row)
-    return rows
+    # an extra row that repeats a labelled prompt would sit on both sides of a split: drop it
+    labelled = {r["text"] for r in rows if r["set"] != "train_extra"}
+    return [r for r in rows if r["set"] != "train_extra" or r["text"] not in labelled]
 
 
 def featurize(rows: Sequence[dict[str, Any]]) -> tuple[list[set[str]], np.ndarray]:
-    guard = PromptGuard(PromptGuardConfig(enabled=True))
+    guard = PromptGuard(PromptGuardConfig(enabled=True, mode="heuristic"))  # the rules alone, not the shipped model
     feats: list[set[str]] = []
     heuristic = np.zeros(len(rows), dtype=bool)
     for i, row in enumerate(rows):
@@ -124,8 +136,12 @@ def fit(feats: Sequence[set[str]], y: np.ndarray, groups: Sequence[str], p: Para
     return Classifier(weights=weights, bias=float(w[-1]), threshold=0.5, meta={})
 
 
-def predict(model: Classifier, feats: Sequence[set[str]]) -> np.ndarray:
-    return np.array([model.probability(fs) for fs in feats])
+DECISIVE = frozenset("o:" + s for s in DECISIVE_SIGNALS)
+
+
+def predict(model: Classifier, feats: Sequence[set[str]], decisive: bool = True) -> np.ndarray:
+    """P(attack) per row; 1.0 for a row with a decisive obfuscation signal, as the guard scores it."""
+    return np.array([1.0 if decisive and not DECISIVE.isdisjoint(fs) else model.probability(fs) for fs in feats])
 
 
 def rates(flags: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -156,7 +172,7 @@ def oof(feats: Sequence[set[str]], y: np.ndarray, groups: Sequence[str], p: Para
     for fold in range(k):
         train, test = folds != fold, folds == fold
         model = fit([feats[i] for i in np.flatnonzero(train)], y[train], [groups[i] for i in np.flatnonzero(train)], p)
-        prob[test] = predict(model, [feats[i] for i in np.flatnonzero(test)])
+        prob[test] = predict(model, [feats[i] for i in np.flatnonzero(test)], p.decisive)
     return prob
 
 
@@ -183,17 +199,17 @@ def evaluate(
     for fold in range(5):
         tr, te = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
         model = train_with_threshold([feats[i] for i in tr], y[tr], [groups[i] for i in tr], p, f"f{fold}")
-        probs[te] = predict(model, [feats[i] for i in te])
+        probs[te] = predict(model, [feats[i] for i in te], p.decisive)
         flags[te] = probs[te] >= model.threshold
     m = labelled
     result["cv"] = (rates(flags[m], y[m]), rates(heuristic[m], y[m]), int(m.sum()))
     result["cv_any"] = rates((flags | heuristic)[m], y[m])
     # leave one labelled set out
-    for name in ("tune", "heldout", "heldout2"):
+    for name in LABELLED:
         te = np.flatnonzero(np.array([r["set"] == name for r in rows]))
         tr = np.flatnonzero(np.array([r["set"] != name for r in rows]))
         model = train_with_threshold([feats[i] for i in tr], y[tr], [groups[i] for i in tr], p, name)
-        prob = predict(model, [feats[i] for i in te])
+        prob = predict(model, [feats[i] for i in te], p.decisive)
         result[f"out:{name}"] = (
             rates(prob >= model.threshold, y[te]),
             rates(heuristic[te], y[te]),
@@ -210,7 +226,7 @@ def show(p: Params, result: dict[str, Any]) -> None:
     atpr, afpr = result["cv_any"]
     print(f"    classifier OR heuristic  TPR {atpr:.3f}  FPR {afpr:.3f}")
     print("  leave one set out (trained on the others + extra; threshold from an inner CV):")
-    for name in ("tune", "heldout", "heldout2"):
+    for name in LABELLED:
         (tpr, fpr), (htpr, hfpr), n, threshold = result[f"out:{name}"]
         print(
             f"    {name:<9} ({n:3d})  classifier TPR {tpr:.3f} FPR {fpr:.3f} (threshold {threshold:.2f})"
@@ -231,23 +247,28 @@ def main() -> None:
     print(f"rows: {counts} ({int(y.sum())} attacks, {int(len(y) - y.sum())} benign)")
 
     if args.search:
-        # Cheap comparison (8 fits per setting): TPR at FPR <= 0.02 with the best threshold for each
+        # Cheap comparison (10 fits per setting): TPR at FPR <= 0.02 with the best threshold for each
         # (the same oracle for every setting), out of fold and on each left-out set.
-        print("setting                          TPR@FPR<=0.02: grouped CV | left-out tune  heldout  heldout2")
+        print("setting                                   TPR@FPR<=0.02: grouped CV | left-out " + "  ".join(LABELLED))
         groups = [r["group"] for r in rows]
         labelled = np.array([r["set"] != "train_extra" for r in rows])
-        for kinds in (("w",), ("w", "b"), ("w", "b", "s"), ("w", "b", "s", "u"), ("w", "b", "s", "u", "f", "o")):
-            for lam in (0.001, 0.003, 0.01):
-                for min_groups in (2, 3):
-                    p = Params(lam=lam, min_groups=min_groups, kinds=kinds)
-                    prob = oof(feats, y, groups, p, 5, "search")
-                    line = f"{tpr_at(prob[labelled], y[labelled], 0.02):.3f}"
-                    for name in ("tune", "heldout", "heldout2"):
-                        te = np.flatnonzero(np.array([r["set"] == name for r in rows]))
-                        tr = np.flatnonzero(np.array([r["set"] != name for r in rows]))
-                        model = fit([feats[i] for i in tr], y[tr], [groups[i] for i in tr], p)
-                        line += f"  {tpr_at(predict(model, [feats[i] for i in te]), y[te], 0.02):.3f}"
-                    print(f"  {''.join(kinds):<7} lam {lam:<6} min_groups {min_groups}   {line}", flush=True)
+        grid = [
+            Params(lam=lam, min_groups=min_groups, kinds=kinds)
+            for kinds in (("w", "b", "s"), ("w", "b", "s", "u"), KINDS_ALL)
+            for lam in (0.001, 0.003, 0.01)
+            for min_groups in (2, 3)
+        ]
+        grid += [Params(decisive=False), Params(min_groups=3, decisive=False)]
+        for p in grid:
+            prob = oof(feats, y, groups, p, 5, "search")
+            line = f"{tpr_at(prob[labelled], y[labelled], 0.02):.3f}"
+            for name in LABELLED:
+                te = np.flatnonzero(np.array([r["set"] == name for r in rows]))
+                tr = np.flatnonzero(np.array([r["set"] != name for r in rows]))
+                model = fit([feats[i] for i in tr], y[tr], [groups[i] for i in tr], p)
+                line += f"  {tpr_at(predict(model, [feats[i] for i in te], p.decisive), y[te], 0.02):.3f}"
+            setting = f"{''.join(p.kinds):<7} lam {p.lam:<6} min_groups {p.min_groups} decisive {p.decisive:d}"
+            print(f"  {setting:<40}  {line}", flush=True)
 
     p = Params()
     print(f"\nchosen: {p}")
@@ -261,6 +282,7 @@ def main() -> None:
         "min_groups": p.min_groups,
         "kinds": list(p.kinds),
         "target_fpr": p.target_fpr,
+        "decisive_signals": sorted(DECISIVE_SIGNALS) if p.decisive else [],
         "generator": "bench/train_guard.py",
     }
     model = Classifier(model.weights, model.bias, model.threshold, meta)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..api.route import PromptGuard as PromptGuardConfig
-from .classifier import Classifier, load_classifier
+from .classifier import DECISIVE_SIGNALS, Classifier, load_classifier
 from .exemplars import ATTACK_EXEMPLARS, BENIGN_EXEMPLARS
 from .normalize import MAX_SCAN_CHARS, Views, clip, views
 from .rules import LEXICON, OBFUSCATION_WEIGHTS, RULES
@@ -205,8 +205,9 @@ class PromptGuard:
     def _classify(self, scanned: Views, families: dict[str, float]) -> GuardVerdict:
         assert self._classifier is not None
         score = round(self._classifier.score(scanned.text, families, scanned.signals), 4)
-        # an extra pattern is the operator's own rule: it flags whatever the model says
-        if "extra-pattern" in families:
+        # an extra pattern is the operator's own rule, and a decisive obfuscation (an instruction hidden
+        # in tag characters) no benign text carries: either flags whatever the model says
+        if "extra-pattern" in families or not DECISIVE_SIGNALS.isdisjoint(scanned.signals):
             score = 1.0
         flagged = score >= self._classifier_threshold
         reasons = tuple(sorted(families)) + tuple(f"obfuscation:{s}" for s in scanned.signals)
