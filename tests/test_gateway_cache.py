@@ -472,15 +472,18 @@ def test_a_semantic_lookup_reuses_the_intent_stage_embedding() -> None:
     from tokenway_gateway.pipeline.cache import _reuse_intent_vector
     from tokenway_gateway.pipeline.intent import IntentDecision
 
+    shared, other = object(), object()  # the embedder the intent stage used, and another model
     cache = ResponseCache(CachePolicySpec(mode="semantic"), load_embedder=False)
     vector = np.ones(384, dtype=np.float32)
     # The intent stage embeds the last user turn as sent; the cache embeds it stripped: the same text is reused,
-    # another text (here: trailing spaces) is embedded again.
-    for last, reused in (("How do I reset my password?", True), ("How do I reset my password?  ", False)):
+    # another text (here: trailing spaces) is embedded again, and so is one another model embedded.
+    for last, made_by, reused in (("How do I reset my password?", shared, True),
+                                  ("How do I reset my password?  ", shared, False),
+                                  ("How do I reset my password?", other, False)):
         payload = {"model": "m", "temperature": 0, "messages": [{"role": "user", "content": last}]}
-        ctx = SimpleNamespace(payload=payload, intent=IntentDecision("support", 0.9, vector))
+        ctx = SimpleNamespace(payload=payload, intent=IntentDecision("support", 0.9, vector, made_by))
         plan = cache.plan(payload, tenant=None, model="m", route="r")
-        _reuse_intent_vector(ctx, plan)  # type: ignore[arg-type]
+        _reuse_intent_vector(ctx, plan, shared)  # type: ignore[arg-type]
         assert (plan.vector is vector) is reused
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 
 import orjson
@@ -22,11 +23,14 @@ from tokenway_gateway.api import (
     PoolConfig,
     RoutePolicySpec,
 )
+from tokenway_gateway.api.cache import EmbeddingSource
 from tokenway_gateway.api.pool import DEFAULT_REGION
 from tokenway_gateway.api.route import LoadBalancing
 from tokenway_gateway.api.snapshot import AuthSettings, LimitsSettings, ServerSettings, TelemetrySettings
 
 from .meta import api_key_env
+
+log = logging.getLogger("tokenway.operator")
 
 
 def missing_pools(spec: RoutePolicySpec, pool_names: set[str]) -> list[str]:
@@ -81,6 +85,17 @@ def gateway_limits(gateway: InferenceGatewaySpec) -> LimitsSettings:
     return LimitsSettings(replicas=replicas)
 
 
+def gateway_embedding(gateway: InferenceGatewaySpec, pools: set[str]) -> EmbeddingSource:
+    """The gateway's embedding source; one naming a pool that does not exist (yet) compiles to the local
+    model, so the snapshot stays valid (the gateway rejects unknown pools) and intents keep routing."""
+    source = gateway.embedding
+    if source.kind == "pool" and source.pool not in pools:
+        log.warning("InferenceGateway embedding names pool %r, which does not exist: the gateway embeds locally",
+                    source.pool)
+        return EmbeddingSource()
+    return source
+
+
 def content_version(config: GatewayConfig) -> str:
     body = config.model_dump(mode="json", by_alias=True, exclude={"version"})
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -106,16 +121,18 @@ def compile_snapshot(
     telemetry = TelemetrySettings()
     limits = LimitsSettings()
     auth = None
+    embedding = EmbeddingSource()
     if gateway is not None:
         server = ServerSettings(drain_seconds=gateway.drain_seconds)
         telemetry = TelemetrySettings(otlp_endpoint=gateway.otlp_endpoint)
         limits = gateway_limits(gateway)
         if gateway.api_key_secret_ref is not None:
             auth = AuthSettings()  # keys come from the Secret the gateway watches; none here: never open
+        embedding = gateway_embedding(gateway, names)
     config = GatewayConfig(
         region=gateway.region if gateway is not None else DEFAULT_REGION,
         server=server, telemetry=telemetry, pools=pool_configs, routes=named_routes, caches=named_caches,
-        auth=auth, limits=limits,
+        auth=auth, limits=limits, embedding=embedding,
     )
     config.version = content_version(config)
     return config

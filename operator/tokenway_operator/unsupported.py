@@ -18,8 +18,6 @@ def unsupported_fields(spec: BaseModel) -> list[str]:
         return []  # every RoutePolicy field is enforced by the gateway
     if isinstance(spec, CachePolicySpec):
         fields = []
-        if spec.embedding.kind != "local" or spec.embedding.model is not None:
-            fields.append("spec.embedding")  # the gateway embeds with its local all-MiniLM-L6-v2 only
         if spec.redis_secret_ref is not None:
             fields.append("spec.redisSecretRef")  # the gateway cannot read it: use redisUrl
         return fields

@@ -4,17 +4,39 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from .common import ApiModel, ObjectStatus, SecretKeyRef, cel
 
 
 class EmbeddingSource(ApiModel):
-    """Where semantic-cache embeddings come from."""
+    """Where embeddings come from: the gateway's own CPU model, or an OpenAI-compatible embeddings pool."""
 
-    kind: Literal["local", "pool"] = Field(default="local", description="local: in the gateway; pool: a pool's model.")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel("self.kind != 'pool' || (has(self.pool) && has(self.model))", "kind: pool needs pool and model"),
+                cel("self.kind != 'local' || !has(self.model)",
+                    "kind: local runs the gateway's all-MiniLM-L6-v2; model names a pool's model (kind: pool)"),
+            ]
+        }
+    )
+
+    kind: Literal["local", "pool"] = Field(
+        default="local",
+        description="local: all-MiniLM-L6-v2 on the gateway's CPU; pool: POST /v1/embeddings to a pool's endpoints.",
+    )
     pool: str | None = Field(default=None, max_length=253, description="Pool serving the embedding model (kind: pool).")
-    model: str | None = Field(default=None, max_length=256, description="Embedding model name.")
+    model: str | None = Field(default=None, max_length=256, description="Embedding model name (kind: pool).")
+    timeout_ms: int = Field(default=2000, ge=10, le=60_000, description="Per-request timeout of the embeddings call.")
+
+    @model_validator(mode="after")
+    def _pool_fields(self) -> EmbeddingSource:
+        if self.kind == "pool" and (not self.pool or not self.model):
+            raise ValueError("embedding kind: pool needs pool and model")
+        if self.kind == "local" and self.model is not None:
+            raise ValueError("embedding kind: local runs the gateway's all-MiniLM-L6-v2; model names a pool's model")
+        return self
 
 
 class CachePolicySpec(ApiModel):

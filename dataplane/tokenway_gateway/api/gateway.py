@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from .cache import EmbeddingSource
 from .common import ApiModel, ObjectStatus, SecretKeyRef, cel
 from .pool import DEFAULT_REGION
 
@@ -67,6 +68,10 @@ class InferenceGatewaySpec(ApiModel):
         default_factory=ResourceRequirements, description="CPU and memory of each pod."
     )
     tls: GatewayTls | None = Field(default=None, description="Client-facing TLS listener.")
+    embedding: EmbeddingSource = Field(
+        default_factory=EmbeddingSource,
+        description="Embeddings for intent routing and the guard's embedding mode (a CachePolicy names its own).",
+    )
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> InferenceGatewaySpec:

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .cache import CachePolicySpec
+from .cache import CachePolicySpec, EmbeddingSource
 from .common import NAME_PATTERN, ApiModel
 from .pool import DEFAULT_REGION, PoolRouting
 from .route import Retries, RoutePolicySpec, Timeouts
@@ -152,6 +152,10 @@ class GatewayConfig(ApiModel):
     auth: AuthSettings | None = Field(default=None, description="API keys; without it the gateway is open.")
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     tls: TlsSettings | None = Field(default=None, description="TLS listener; without it only plain HTTP is served.")
+    embedding: EmbeddingSource = Field(
+        default_factory=EmbeddingSource,
+        description="Embeddings for intent routing and the guard's embedding mode (a CachePolicy names its own).",
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> GatewayConfig:
@@ -164,4 +168,6 @@ class GatewayConfig(ApiModel):
                 for target in [b.pool for b in rule.backends] + rule.fallbacks:
                     if target not in known:
                         raise ValueError(f"route {policy.name}/{rule.name} references unknown pool {target!r}")
+        if self.embedding.kind == "pool" and self.embedding.pool not in known:
+            raise ValueError(f"embedding references unknown pool {self.embedding.pool!r}")
         return self

@@ -18,7 +18,7 @@ from .rules import LEXICON, OBFUSCATION_WEIGHTS, RULES
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from ..semantic import Embedder
+    from ..semantic import Embedder, OpenAIEmbeddingsClient
 
 MAX_TOTAL_SCAN_CHARS = 2 * MAX_SCAN_CHARS  # across all texts of one request, newest first
 CHARS_PER_TOKEN = 4  # the estimate used when the caller has no token count
@@ -99,7 +99,7 @@ class PromptGuard:
         self,
         config: PromptGuardConfig | None = None,
         *,
-        embedder: Embedder | None = None,
+        embedder: Embedder | OpenAIEmbeddingsClient | None = None,
         attack_exemplars: Sequence[str] = ATTACK_EXEMPLARS,
         benign_exemplars: Sequence[str] = BENIGN_EXEMPLARS,
         verdict_cache: int = 0,

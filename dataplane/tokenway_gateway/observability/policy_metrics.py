@@ -58,7 +58,8 @@ class PolicyMetrics(Collector):
         self.intents = CounterFamily("tokenway_intent_matches",
                                      "Intent of each embedded prompt (none: no intent close enough).", ("intent",))
         self.intent_errors = CounterFamily("tokenway_intent_errors",
-                                           "Prompts routed without an intent: embedder error or overload.",
+                                           "Prompts routed without an intent: embedder error, overload, or "
+                                           "examples not embedded.",
                                            ("reason",))
         self.intent_seconds = FastHistogram(EMBED_BUCKETS)
         self.decisions = CounterFamily("tokenway_route_decisions",

@@ -173,7 +173,7 @@ class CacheStage:
         plan = cache.plan(ctx.payload, tenant=ctx.tenant, model=ctx.model, route=target.route,
                           cache_control_header=ctx.request.header(b"cache-control"))
         if plan.semantic is not None and ctx.intent is not None:
-            _reuse_intent_vector(ctx, plan)
+            _reuse_intent_vector(ctx, plan, cache.embedder)
         if not plan.lookup:
             ctx.add_header(BYPASS)
             if plan.store:  # no-cache: not served from the cache, but the fresh answer replaces the entry
@@ -234,11 +234,11 @@ class CacheStage:
         return ANSWERED
 
 
-def _reuse_intent_vector(ctx: RequestContext, plan: CachePlan) -> None:
-    """The intent stage embedded the same text with the same (shared) embedder: no second embedding."""
+def _reuse_intent_vector(ctx: RequestContext, plan: CachePlan, embedder: object) -> None:
+    """The intent stage embedded the same text with the same embedder: no second embedding."""
     vector = getattr(ctx.intent, "vector", None)
     semantic = plan.semantic
-    if vector is not None and semantic is not None and \
+    if vector is not None and semantic is not None and getattr(ctx.intent, "embedder", None) is embedder and \
             last_user_text(ctx.payload)[:MAX_EMBED_CHARS] == semantic.text:
         plan.vector = vector
 

@@ -31,6 +31,7 @@ import orjson
 from ..api.snapshot import GatewayConfig, NamedCachePolicy
 from ..cache import RedisBackend, ResponseCache
 from ..observability.cache_metrics import CacheMetrics
+from ..semantic import EmbedderUnavailable, OpenAIEmbeddingsClient, embedder_for
 
 if TYPE_CHECKING:
     from ..proxy.gateway import Gateway
@@ -52,6 +53,15 @@ class HeldCache:
 def _key(spec: NamedCachePolicy, redis_url: str | None, namespace: str) -> str:
     body = spec.model_dump(mode="json", exclude={"name", "routes"})
     return orjson.dumps([body, redis_url, namespace], option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _pool_embedder(spec: NamedCachePolicy, config: GatewayConfig) -> OpenAIEmbeddingsClient | None:
+    """The pool client a ``embedding: {kind: pool}`` policy names (None: the local model, loaded by the cache)."""
+    if spec.embedding.kind != "pool":
+        return None
+    found = embedder_for(spec.embedding, config.pools)
+    assert isinstance(found, OpenAIEmbeddingsClient)
+    return found
 
 
 class CacheHolder:
@@ -91,12 +101,16 @@ class CacheHolder:
                 if found is None or found.key != key:
                     found = self._pending.get(spec.name)
                 if found is None or found.key != key:
-                    found = self._pending[spec.name] = self._build(spec, key, url, namespace)
+                    found = self._pending[spec.name] = self._build(spec, key, url, namespace, config)
+                elif spec.mode != "exact" and spec.embedding.kind == "pool":
+                    with contextlib.suppress(EmbedderUnavailable):  # pool gone: the client keeps its last endpoints
+                        _pool_embedder(spec, config)  # the same client: its endpoints follow this snapshot
                 out[spec.name] = found
             self._built = (config, out)
             return out
 
-    def _build(self, spec: NamedCachePolicy, key: str, url: str | None, namespace: str) -> HeldCache:
+    def _build(self, spec: NamedCachePolicy, key: str, url: str | None, namespace: str,
+               config: GatewayConfig) -> HeldCache:
         backend = None
         kind = "memory"
         if spec.backend == "redis":
@@ -109,11 +123,9 @@ class CacheHolder:
                             "in this replica's memory", spec.name)
         policy = spec if kind == spec.backend else spec.model_copy(update={"backend": "memory"})
         embedder_ok = True
-        if spec.mode != "exact" and spec.embedding.kind != "local":
-            log.warning("cache %s: embedding.kind %s is not supported; the local embedder is used",
-                        spec.name, spec.embedding.kind)
         try:
-            cache = ResponseCache(policy, backend, namespace=namespace)
+            embedder = _pool_embedder(spec, config) if spec.mode != "exact" else None
+            cache = ResponseCache(policy, backend, namespace=namespace, embedder=embedder)
         except Exception as exc:  # the embedder cannot load: exact matches only, never a rejected snapshot
             if spec.mode == "exact":
                 raise

@@ -112,7 +112,8 @@ class GuardStage:
             self.check_limits(ctx)
         texts = screened_texts(payload)
         if guard.needs_embedding:
-            vector = getattr(ctx.intent, "vector", None)
+            intent = ctx.intent
+            vector = intent.vector if intent is not None and intent.embedder is self.embedder else None
             if vector is None and self.embedder is not None:
                 text = last_user_text(payload)
                 if text:
@@ -171,12 +172,13 @@ def guard_stage(gateway: Gateway, config: GatewayConfig, policy: NamedRoutePolic
         return None
     # Embedding mode embeds the exemplars here (off the loop). Verdicts of recent texts are kept: a chat
     # re-sends its earlier turns with every request.
-    guard = PromptGuard(policy.prompt_guard, verdict_cache=VERDICT_CACHE_ENTRIES)
+    embedder = None
+    settings = policy.prompt_guard
+    if settings.enabled and settings.action != "off" and settings.mode == "embedding":
+        from ..semantic import embedder_for
+
+        embedder = embedder_for(config.embedding, config.pools)
+    guard = PromptGuard(settings, verdict_cache=VERDICT_CACHE_ENTRIES, embedder=embedder)
     if not guard.active:
         return None
-    embedder = None
-    if guard.needs_embedding:
-        from ..semantic import get_embedder
-
-        embedder = get_embedder()
-    return GuardStage(policy.name, guard, gateway.policies.metrics, embedder)
+    return GuardStage(policy.name, guard, gateway.policies.metrics, embedder if guard.needs_embedding else None)

@@ -45,6 +45,7 @@ from .prompt import last_user_text
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from ..intents.types import BlockingEmbedder
     from ..observability.policy_metrics import PolicyMetrics
     from ..proxy.gateway import Gateway
     from ..semantic import AsyncEmbedder
@@ -66,6 +67,7 @@ class IntentDecision:
     name: str | None
     score: float
     vector: NDArray[np.float32] | None = None  # the prompt's own embedding (not the payload mix)
+    embedder: object | None = None  # what made ``vector``: only vectors of the same model are comparable
 
 
 class _Backlog:
@@ -126,7 +128,7 @@ def split_sample(text: str) -> str:
 class IntentStage:
     name = "intent"
 
-    def __init__(self, matcher: IntentMatcher, models: frozenset[str] | None, embedder: AsyncEmbedder,
+    def __init__(self, matcher: IntentMatcher | None, models: frozenset[str] | None, embedder: AsyncEmbedder,
                  metrics: PolicyMetrics | None) -> None:
         self.matcher = matcher
         self.models = models  # None: intent rules apply to every model
@@ -137,6 +139,10 @@ class IntentStage:
 
     def run(self, ctx: RequestContext) -> Verdict:
         if self.models is not None and ctx.requested_model not in self.models:
+            return CONTINUE
+        if self.matcher is None:  # the embeddings pool could not embed the examples: route without intents
+            if self.metrics is not None:
+                self.metrics.intent_errors.inc("unavailable")
             return CONTINUE
         text = last_user_text(ctx.payload)
         if not text:
@@ -162,13 +168,15 @@ class IntentStage:
                instruction: NDArray[np.float32] | None = None) -> None:
         """Match the prompt (mixed with its instruction's embedding when it carries a payload)."""
         matcher = self.matcher
+        assert matcher is not None  # run() submits nothing without one
         query = vector if instruction is None else matcher.prompt_vector(np.stack((vector, instruction)))
         found = matcher.match(query)
         if found is not None:
-            ctx.intent = IntentDecision(found.name, found.score, vector)
+            ctx.intent = IntentDecision(found.name, found.score, vector, self.embedder)
         else:
             scores = matcher.scores(query)
-            ctx.intent = IntentDecision(None, float(scores.max()) if scores.size else 0.0, vector)
+            ctx.intent = IntentDecision(None, float(scores.max()) if scores.size else 0.0, vector,
+                                        self.embedder)
         if self.metrics is not None:
             self.metrics.intents.inc(found.name if found is not None else NO_INTENT)
 
@@ -208,16 +216,16 @@ class _MatcherCache:
     """The last matcher built, by its intents: a snapshot that only moved endpoints embeds nothing."""
 
     lock = threading.Lock()
-    key: tuple[tuple[str, tuple[str, ...], float | None], ...] | None = None
+    key: tuple[int, tuple[tuple[str, tuple[str, ...], float | None], ...]] | None = None
     matcher: IntentMatcher | None = None
 
 
-def build_matcher(intents: list[Intent]) -> IntentMatcher:
-    key = tuple((i.name, tuple(i.examples), i.threshold) for i in intents)
+def build_matcher(intents: list[Intent], embedder: BlockingEmbedder | None = None) -> IntentMatcher:
+    key = (id(embedder), tuple((i.name, tuple(i.examples), i.threshold) for i in intents))
     with _MatcherCache.lock:
         if _MatcherCache.key == key and _MatcherCache.matcher is not None:
             return _MatcherCache.matcher
-        matcher = IntentMatcher.build(intents)  # embeds every example (blocking: this runs off the loop)
+        matcher = IntentMatcher.build(intents, embedder=embedder)  # embeds the examples (blocking: off the loop)
         _MatcherCache.key, _MatcherCache.matcher = key, matcher
         return matcher
 
@@ -235,9 +243,16 @@ def intent_stage(gateway: Gateway, config: GatewayConfig) -> IntentStage | None:
     models: frozenset[str] | None = None
     if all(rule_models for _, _, _, rule_models in rules):
         models = frozenset(model for _, _, _, rule_models in rules for model in rule_models)
-    from ..semantic import get_embedder
+    from ..semantic import EmbeddingsPoolError, embedder_for
 
-    return IntentStage(build_matcher(intents), models, get_embedder(), gateway.policies.metrics)
+    embedder = embedder_for(config.embedding, config.pools)
+    matcher: IntentMatcher | None = None
+    try:
+        matcher = build_matcher(intents, embedder)
+    except EmbeddingsPoolError as exc:  # the pool is down: serve without intents, never reject the snapshot
+        log.error("intent examples could not be embedded (%s): routing without intents until the next config",
+                  exc)
+    return IntentStage(matcher, models, embedder, gateway.policies.metrics)
 
 
 class RouteNoteStage:

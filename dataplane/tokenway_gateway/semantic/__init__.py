@@ -5,15 +5,19 @@ from .embedder import (
     EmbedCallback,
     Embedder,
     EmbedderUnavailable,
+    EmbeddingsPoolError,
     OpenAIEmbeddingsClient,
     get_embedder,
 )
+from .sources import embedder_for
 
 __all__ = [
     "AsyncEmbedder",
     "EmbedCallback",
     "Embedder",
     "EmbedderUnavailable",
+    "EmbeddingsPoolError",
     "OpenAIEmbeddingsClient",
+    "embedder_for",
     "get_embedder",
 ]

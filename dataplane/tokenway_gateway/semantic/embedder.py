@@ -47,6 +47,7 @@ EmbedCallback = Callable[[Vector | None, BaseException | None], None]
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
 MAX_BATCH = 64
+POOL_BATCH = 32  # texts per /v1/embeddings request when building (matcher examples, guard exemplars)
 
 
 def length_groups(lengths: Sequence[int]) -> list[list[int]]:
@@ -266,46 +267,118 @@ def get_embedder() -> Embedder:
         return _singleton
 
 
-class OpenAIEmbeddingsClient:
-    """The same async interface over an OpenAI-compatible ``POST {base_url}/v1/embeddings``.
+class EmbeddingsPoolError(RuntimeError):
+    """No endpoint of an embeddings pool answered with usable vectors."""
 
-    Rows come back L2-normalised (cosine similarity is then a dot product, as with the local
-    model). ``dim`` is 0 until it is given or learned from the first answer.
+
+def _rows(body: Any, n: int, dim: int) -> Vector:
+    """The L2-normalised (n, dim) matrix of an OpenAI embeddings response, or ValueError."""
+    rows = sorted(body["data"], key=lambda d: d.get("index", 0))
+    if len(rows) != n:
+        raise ValueError(f"embeddings endpoint returned {len(rows)} rows for {n} inputs")
+    mat = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
+    if mat.ndim != 2:
+        raise ValueError("embeddings endpoint returned ragged vectors")
+    mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
+    if dim and mat.shape[1] != dim:
+        raise ValueError(f"embeddings endpoint returned dim {mat.shape[1]}, expected {dim}")
+    return mat
+
+
+class OpenAIEmbeddingsClient:
+    """The same interface over OpenAI-compatible ``POST {base_url}/v1/embeddings`` endpoints.
+
+    One or more targets (an embeddings pool's endpoints): each call starts at the next target and
+    moves on to the following one when a target fails (connection error, timeout, 5xx, a malformed
+    answer), so one dead pod costs a retry, not an error. Rows come back L2-normalised (cosine
+    similarity is then a dot product, as with the local model). ``dim`` is 0 until it is given or
+    learned from the first answer. ``embed`` is the blocking form (a synchronous client, for
+    threads: building intent matchers and guard exemplars); the async forms use an async client
+    made on the event loop that first calls them.
     """
 
-    def __init__(self, base_url: str, model: str, *, api_key: str | None = None, dim: int | None = None,
+    def __init__(self, base_url: str | None, model: str, *, api_key: str | None = None, dim: int | None = None,
                  timeout: float = 10.0, client: Any | None = None) -> None:
-        import httpx
-
-        base = base_url.rstrip("/")
-        self._url = base + ("/embeddings" if base.endswith("/v1") else "/v1/embeddings")
         self._model = model
         self._dim = dim or 0
-        headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client: httpx.AsyncClient = client or httpx.AsyncClient(timeout=timeout, headers=headers)
+        self.timeout = timeout  # seconds per request (a later snapshot may change it)
+        self._targets: list[tuple[str, dict[str, str]]] = []
+        if base_url is not None:
+            self.set_targets([(base_url, api_key)])
+        self._next = 0
+        self._client: Any | None = client
         self._owns_client = client is None
+        self._sync: Any | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.model_id = model
+        self.calls = 0  # embeddings requests sent (every attempt), for tests and metrics
+
+    def set_targets(self, targets: Sequence[tuple[str, str | None]]) -> None:
+        """(base URL, API key or None) of each endpoint; replaces the previous list (any thread)."""
+        out = []
+        for base_url, api_key in targets:
+            base = base_url.rstrip("/")
+            url = base + ("/embeddings" if base.endswith("/v1") else "/v1/embeddings")
+            out.append((url, {"authorization": f"Bearer {api_key}"} if api_key else {}))
+        self._targets = out
 
     @property
     def dim(self) -> int:
         return self._dim
 
-    async def aembed_many(self, texts: Sequence[str]) -> Vector:
-        resp = await self._client.post(self._url, json={"model": self._model, "input": list(texts)})
-        resp.raise_for_status()
-        body = resp.json()
-        rows = sorted(body["data"], key=lambda d: d.get("index", 0))
-        if len(rows) != len(texts):
-            raise ValueError(f"embeddings endpoint returned {len(rows)} rows for {len(texts)} inputs")
-        mat = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
-        if mat.ndim != 2:
-            raise ValueError("embeddings endpoint returned ragged vectors")
-        mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
-        if self._dim and mat.shape[1] != self._dim:
-            raise ValueError(f"embeddings endpoint returned dim {mat.shape[1]}, expected {self._dim}")
+    def _order(self) -> list[tuple[str, dict[str, str]]]:
+        targets = self._targets
+        if not targets:
+            raise EmbeddingsPoolError(f"no endpoints serve the embedding model {self._model!r}")
+        start = self._next % len(targets)
+        self._next = start + 1
+        return targets[start:] + targets[:start]
+
+    def _accept(self, body: Any, n: int) -> Vector:
+        mat = _rows(body, n, self._dim)
         self._dim = int(mat.shape[1])
         return mat
+
+    async def aembed_many(self, texts: Sequence[str]) -> Vector:
+        import httpx
+
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout)
+        payload = {"model": self._model, "input": list(texts)}
+        last: Exception | None = None
+        for url, headers in self._order():
+            self.calls += 1
+            try:
+                resp = await self._client.post(url, json=payload, headers=headers, timeout=self.timeout)
+                resp.raise_for_status()
+                return self._accept(resp.json(), len(texts))
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                last = exc
+        raise EmbeddingsPoolError(f"embeddings for {self._model!r} failed on every endpoint: {last!r}") from last
+
+    def embed(self, texts: Sequence[str]) -> Vector:
+        """Blocking: call it from a thread."""
+        import httpx
+
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of strings, not a string")
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        if len(texts) > POOL_BATCH:  # servers cap a request's inputs, and the timeout is per request
+            return np.vstack([self.embed(texts[i:i + POOL_BATCH]) for i in range(0, len(texts), POOL_BATCH)])
+        if self._sync is None:
+            self._sync = httpx.Client(timeout=self.timeout)
+        last: Exception | None = None
+        for url, headers in self._order():
+            self.calls += 1
+            try:
+                resp = self._sync.post(url, json={"model": self._model, "input": list(texts)}, headers=headers,
+                                       timeout=self.timeout)
+                resp.raise_for_status()
+                return self._accept(resp.json(), len(texts))
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                last = exc
+        raise EmbeddingsPoolError(f"embeddings for {self._model!r} failed on every endpoint: {last!r}") from last
 
     async def aembed(self, text: str) -> Vector:
         mat = await self.aembed_many([text])
@@ -329,5 +402,9 @@ class OpenAIEmbeddingsClient:
             callback(vec, None)
 
     async def aclose(self) -> None:
-        if self._owns_client:
+        if self._owns_client and self._client is not None:
             await self._client.aclose()
+            self._client = None
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
