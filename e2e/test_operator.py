@@ -193,6 +193,7 @@ INVALID = [
     ("routepolicies", "RoutePolicy", route_spec("p", loadBalancing={"algorithm": "random"}), "Unsupported value"),
     ("cachepolicies", "CachePolicy", {"backend": "redis"}, "backend: redis needs redisUrl or redisSecretRef"),
     ("cachepolicies", "CachePolicy", {"similarityThreshold": 0.1}, "spec.similarityThreshold"),
+    ("cachepolicies", "CachePolicy", {"embedding": {"kind": "pool", "pool": "emb"}}, "kind: pool needs pool and model"),
     ("inferencegateways", "InferenceGateway", {"serviceType": "Ingress"}, "Unsupported value"),
     ("inferencegateways", "InferenceGateway", {"replicas": 1, "color": "red"}, 'unknown field "spec.color"'),
 ]
@@ -339,11 +340,20 @@ def test_policy_status_unsupported_fields_and_events(kube: Kube, harness: NodeHa
     assert supported["status"] == "True"  # power-of-two is enforced by the gateway
     cache = eventually(lambda: kube.condition("cachepolicies", ns, "cache", "Supported"), what="cache status")
     assert cache["status"] == "True"  # the gateway caches (issue 9)
-    kube.apply_cr("cachepolicies", ns, "pooled", {"mode": "semantic", "embedding": {"kind": "pool", "pool": "emb"}},
+    # Embeddings from a pool and a Redis URL from a Secret are enforced: Supported, and the Secret reaches the
+    # gateway as an env var the kubelet fills (the operator never reads it), named in the compiled config.
+    kube.apply_cr("cachepolicies", ns, "pooled", {"mode": "semantic", "backend": "redis",
+                                                  "redisSecretRef": {"name": "cache-redis", "key": "url"},
+                                                  "embedding": {"kind": "pool", "pool": "emb", "model": "bge"}},
                   "CachePolicy")
     pooled = eventually(lambda: kube.condition("cachepolicies", ns, "pooled", "Supported"), what="pooled status")
-    assert pooled["status"] == "False" and pooled["reason"] == "NotSupportedYet"
-    assert "spec.embedding" in pooled["message"]  # embeddings from a pool are not implemented: said so
+    assert pooled["status"] == "True"
+    env = eventually(lambda: next((e for e in kube.get("deployments", ns, "gw")["spec"]["template"]["spec"][
+        "containers"][0]["env"] if e["name"] == "TOKENWAY_CACHE_REDIS_URL_POOLED"), None), what="cache Redis env")
+    assert env["valueFrom"] == {"secretKeyRef": {"name": "cache-redis", "key": "url"}}
+    compiled = eventually(lambda: next((c for c in kube.config(ns).caches if c.name == "pooled"), None),
+                          what="pooled in config")
+    assert compiled.redis_url_env == "TOKENWAY_CACHE_REDIS_URL_POOLED" and compiled.redis_secret_ref is not None
     # The policy serves every rule; one naming a rule that does not exist caches nothing and is not Ready.
     eventually(lambda: (kube.get("cachepolicies", ns, "cache") or {}).get("status", {}).get("routes", 0) >= 1,
                what="routes served")

@@ -35,9 +35,8 @@ def test_a_cache_policy_is_supported_except_what_the_gateway_cannot_do() -> None
                                     maxEntries=5, scope="global", similarityThreshold=0.9, verify=False,
                                     cacheSampled=True, cacheStreaming=False, routes=["a"])) == []
     assert supported(unsupported_fields(cache())).status is True
-    assert unsupported_fields(cache(embedding={"kind": "pool", "pool": "emb"})) == ["spec.embedding"]
-    assert unsupported_fields(cache(backend="redis", redisSecretRef={"name": "s", "key": "url"})) == [
-        "spec.redisSecretRef"]
+    assert unsupported_fields(cache(embedding={"kind": "pool", "pool": "emb", "model": "bge"})) == []
+    assert unsupported_fields(cache(backend="redis", redisSecretRef={"name": "s", "key": "url"})) == []
 
 
 def test_served_rules_follow_the_gateway() -> None:

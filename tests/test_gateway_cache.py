@@ -179,6 +179,21 @@ def test_streaming_replay_parsed_by_openai_sdk(procs: ProcessFactory, sim: Proc)
 # ---- Redis shared by two gateways -------------------------------------------------------------------
 
 
+def test_redis_url_from_the_env_var_a_secret_fills(procs: ProcessFactory, sim: Proc,
+                                                    redis_server: RedisServer) -> None:
+    """In a cluster the operator maps a CachePolicy's redisSecretRef onto this env var (the kubelet reads the
+    Secret); the compiled config names the variable, never the URL."""
+    config = gateway_config({"m": sim.url}, [{"name": "secret", "backend": "redis", "redisUrlEnv": "TW_CACHE_URL",
+                                              "redisSecretRef": {"name": "cache-redis", "key": "url"}}])
+    one = procs.gateway(config, env={"TW_CACHE_URL": redis_server.url})
+    two = procs.gateway(config, env={"TW_CACHE_URL": redis_server.url})
+    assert status(chat(one.url, "Which port does Redis use?")) == "miss"
+    deadline = time.monotonic() + 5
+    while status(shared := chat(two.url, "Which port does Redis use?")) != "hit" and time.monotonic() < deadline:
+        time.sleep(0.05)  # the store is written after the response
+    assert status(shared) == "hit"  # stored through one replica's Redis, found through the other's
+
+
 def test_redis_shared_by_two_gateways(procs: ProcessFactory, sim: Proc, redis_server: RedisServer) -> None:
     config = gateway_config({"m": sim.url}, [{"name": "shared", "mode": "both", "backend": "redis",
                                               "redisUrl": redis_server.url}])

@@ -187,6 +187,22 @@ def test_gateway_objects_and_least_privilege_role() -> None:
     assert service["spec"]["ports"][0]["port"] == 9000
 
 
+def test_a_cache_redis_secret_reaches_the_gateway_as_env_and_config() -> None:
+    from tokenway_gateway.api import CachePolicySpec
+    from tokenway_operator.compile import compile_snapshot
+
+    caches = {"shared": CachePolicySpec.model_validate({"backend": "redis",
+                                                        "redisSecretRef": {"name": "redis-url", "key": "url"}}),
+              "plain": CachePolicySpec()}
+    dep = gateway_deployment("gw", "ns", UID, InferenceGatewaySpec(), "tokenway:test", {}, caches)
+    env = {e["name"]: e for e in container(dep)["env"]}
+    assert env["TOKENWAY_CACHE_REDIS_URL_SHARED"]["valueFrom"] == {"secretKeyRef": {"name": "redis-url", "key": "url"}}
+    assert not any(name.startswith("TOKENWAY_CACHE_REDIS_URL_PLAIN") for name in env)
+    compiled = {c.name: c for c in compile_snapshot({}, {}, {}, caches).caches}
+    assert compiled["shared"].redis_url_env == "TOKENWAY_CACHE_REDIS_URL_SHARED"
+    assert compiled["plain"].redis_url_env is None
+
+
 def test_gateway_image_override_and_replicas() -> None:
     spec = InferenceGatewaySpec.model_validate({"image": "mine:1", "replicas": 3})
     dep = gateway_deployment("gw", "ns", UID, spec, "tokenway:test", {})

@@ -28,7 +28,7 @@ from tokenway_gateway.api.pool import DEFAULT_REGION
 from tokenway_gateway.api.route import LoadBalancing
 from tokenway_gateway.api.snapshot import AuthSettings, LimitsSettings, ServerSettings, TelemetrySettings
 
-from .meta import api_key_env
+from .meta import api_key_env, cache_redis_env
 
 log = logging.getLogger("tokenway.operator")
 
@@ -116,7 +116,8 @@ def compile_snapshot(
     named_routes = [
         NamedRoutePolicy(name=name, **_fields(spec)) for name, spec in ordered_routes if not missing_pools(spec, names)
     ]
-    named_caches = [NamedCachePolicy(name=name, **_fields(caches[name])) for name in sorted(caches)]
+    named_caches = [NamedCachePolicy(name=name, redis_url_env=cache_redis_env(name) if caches[name].redis_secret_ref
+                                     else None, **_fields(caches[name])) for name in sorted(caches)]
     server = ServerSettings()
     telemetry = TelemetrySettings()
     limits = LimitsSettings()

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from tokenway_gateway.api import InferenceGatewaySpec, InferencePoolSpec, RoutePolicySpec
+from tokenway_gateway.api import CachePolicySpec, InferenceGatewaySpec, InferencePoolSpec, RoutePolicySpec
 
-from .builders.gateway import gateway_children, upstream_key_env
+from .builders.gateway import gateway_children, secret_env
 from .cache import Tracked
 from .compile import missing_pools
-from .kinds import INFERENCE_GATEWAY, INFERENCE_POOL, ROUTE_POLICY
+from .kinds import CACHE_POLICY, INFERENCE_GATEWAY, INFERENCE_POOL, ROUTE_POLICY
 from .metrics import RECONCILE_SECONDS, RECONCILES
 from .reconciling import Shared
 from .status import gateway_status
@@ -21,7 +21,8 @@ from .status import gateway_status
 class GatewayReconciler:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
-        # The external endpoints' key env vars each gateway Deployment was last applied with.
+        # The Secret-backed env vars (external endpoints' keys, caches' Redis URLs) each gateway
+        # Deployment was last applied with.
         self._env: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     async def reconcile(self, body: dict[str, Any]) -> None:
@@ -36,18 +37,23 @@ class GatewayReconciler:
     def _pools(self, namespace: str) -> dict[str, InferencePoolSpec]:
         return cast(dict[str, InferencePoolSpec], self.shared.cache.specs(INFERENCE_POOL, namespace))
 
+    def _caches(self, namespace: str) -> dict[str, CachePolicySpec]:
+        return cast(dict[str, CachePolicySpec], self.shared.cache.specs(CACHE_POLICY, namespace))
+
     async def apply(self, tracked: Tracked) -> None:
         shared = self.shared
         spec = cast(InferenceGatewaySpec, tracked.spec)
-        pools = self._pools(tracked.namespace)
+        pools, caches = self._pools(tracked.namespace), self._caches(tracked.namespace)
         children = gateway_children(tracked.name, tracked.namespace, tracked.uid, spec,
-                                    shared.settings.images.gateway, pools)
+                                    shared.settings.images.gateway, pools, caches)
         await shared.applying(tracked, shared.applier.apply_all(children), self.refresh_status)
-        self._env[(tracked.namespace, tracked.name)] = upstream_key_env(pools)
+        self._env[(tracked.namespace, tracked.name)] = secret_env(pools, caches)
 
     async def follow_pools(self, tracked: Tracked) -> None:
-        """Re-apply the Deployment when an external endpoint's key Secret reference changed."""
-        if self._env.get((tracked.namespace, tracked.name)) != upstream_key_env(self._pools(tracked.namespace)):
+        """Re-apply the Deployment when a Secret reference it maps to env changed (an external endpoint's
+        key, a CachePolicy's redisSecretRef)."""
+        namespace = tracked.namespace
+        if self._env.get((namespace, tracked.name)) != secret_env(self._pools(namespace), self._caches(namespace)):
             await self.apply(tracked)
 
     async def refresh_status(self, namespace: str, name: str) -> None:

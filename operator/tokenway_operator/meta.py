@@ -60,3 +60,8 @@ def config_map_name(gateway: str) -> str:
 def api_key_env(pool: str, index: int) -> str:
     """Env var on the gateway Deployment holding external endpoint ``index``'s API key."""
     return f"TOKENWAY_UPSTREAM_KEY_{re.sub(r'[^A-Za-z0-9]', '_', pool).upper()}_{index}"
+
+
+def cache_redis_env(policy: str) -> str:
+    """Env var on the gateway Deployment holding CachePolicy ``policy``'s Redis URL (its redisSecretRef)."""
+    return f"TOKENWAY_CACHE_REDIS_URL_{re.sub(r'[^A-Za-z0-9]', '_', policy).upper()}"

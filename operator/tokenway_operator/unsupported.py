@@ -17,10 +17,7 @@ def unsupported_fields(spec: BaseModel) -> list[str]:
     if isinstance(spec, RoutePolicySpec):
         return []  # every RoutePolicy field is enforced by the gateway
     if isinstance(spec, CachePolicySpec):
-        fields = []
-        if spec.redis_secret_ref is not None:
-            fields.append("spec.redisSecretRef")  # the gateway cannot read it: use redisUrl
-        return fields
+        return []  # every CachePolicy field is enforced (redisSecretRef reaches the gateway as an env var)
     return []  # InferencePool: autoscaling (issue 10) and region are enforced too
 
 

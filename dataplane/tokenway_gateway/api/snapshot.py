@@ -39,6 +39,10 @@ class NamedRoutePolicy(RoutePolicySpec):
 
 class NamedCachePolicy(CachePolicySpec):
     name: str = Field(min_length=1, max_length=253)
+    redis_url_env: str | None = Field(
+        default=None, max_length=256,
+        description="Env var holding the Redis URL (the operator maps a redisSecretRef onto the gateway pod).",
+    )
 
 
 class Http2Settings(ApiModel):

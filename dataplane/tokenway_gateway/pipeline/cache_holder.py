@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,15 @@ class HeldCache:
 def _key(spec: NamedCachePolicy, redis_url: str | None, namespace: str) -> str:
     body = spec.model_dump(mode="json", exclude={"name", "routes"})
     return orjson.dumps([body, redis_url, namespace], option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _redis_url(spec: NamedCachePolicy, config: GatewayConfig) -> str | None:
+    """The policy's Redis: its redisUrl, else its Secret's (an env var the kubelet fills), else the gateway's."""
+    if spec.redis_url:
+        return spec.redis_url
+    if spec.redis_url_env and os.environ.get(spec.redis_url_env):
+        return os.environ[spec.redis_url_env]
+    return config.limits.redis_url if spec.backend == "redis" else None
 
 
 def _pool_embedder(spec: NamedCachePolicy, config: GatewayConfig) -> OpenAIEmbeddingsClient | None:
@@ -94,7 +104,7 @@ class CacheHolder:
                 raise ValueError("caches: each CachePolicy name may appear once")
             out: dict[str, HeldCache] = {}
             for spec in config.caches:
-                url = spec.redis_url or (config.limits.redis_url if spec.backend == "redis" else None)
+                url = _redis_url(spec, config)
                 namespace = f"{self.instance}/{spec.name}" if self.instance else spec.name
                 key = _key(spec, url, namespace)
                 found = self.live.get(spec.name)

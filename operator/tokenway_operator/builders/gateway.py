@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tokenway_gateway.api import InferenceGatewaySpec, InferencePoolSpec
+from tokenway_gateway.api import CachePolicySpec, InferenceGatewaySpec, InferencePoolSpec
 
 from ..meta import (
     CONFIG_KEY,
@@ -13,6 +13,7 @@ from ..meta import (
     GATEWAY_LABEL,
     Manifest,
     api_key_env,
+    cache_redis_env,
     config_map_name,
     labels,
     object_meta,
@@ -42,8 +43,10 @@ def _owner(name: str, uid: str) -> dict[str, Any]:
     return owner_reference("InferenceGateway", name, uid)
 
 
-def upstream_key_env(pools: Mapping[str, InferencePoolSpec]) -> list[dict[str, Any]]:
-    """One env var per external endpoint with an API key, read by the kubelet from its Secret.
+def secret_env(pools: Mapping[str, InferencePoolSpec],
+               caches: Mapping[str, CachePolicySpec] | None = None) -> list[dict[str, Any]]:
+    """One env var per Secret key the gateway needs, read by the kubelet: each external endpoint's API
+    key, and each CachePolicy's Redis URL (``redisSecretRef``).
 
     The operator never reads Secrets; the compiled config names these variables instead.
     """
@@ -56,10 +59,18 @@ def upstream_key_env(pools: Mapping[str, InferencePoolSpec]) -> list[dict[str, A
                     "name": api_key_env(pool_name, index),
                     "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
                 })
+    for policy in sorted(caches or {}):
+        ref = (caches or {})[policy].redis_secret_ref
+        if ref is not None:
+            env.append({
+                "name": cache_redis_env(policy),
+                "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+            })
     return env
 
 
-def gateway_env(spec: InferenceGatewaySpec, pools: Mapping[str, InferencePoolSpec]) -> list[dict[str, Any]]:
+def gateway_env(spec: InferenceGatewaySpec, pools: Mapping[str, InferencePoolSpec],
+                caches: Mapping[str, CachePolicySpec] | None = None) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -69,7 +80,7 @@ def gateway_env(spec: InferenceGatewaySpec, pools: Mapping[str, InferencePoolSpe
         env.append({"name": "TOKENWAY_REDIS_URL", "value": spec.redis_url})
     if spec.otlp_endpoint:
         env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": spec.otlp_endpoint})
-    return env + upstream_key_env(pools)
+    return env + secret_env(pools, caches)
 
 
 def gateway_command(name: str, namespace: str, spec: InferenceGatewaySpec) -> list[str]:
@@ -105,7 +116,7 @@ def tls_volumes(spec: InferenceGatewaySpec) -> tuple[list[dict[str, Any]], list[
 
 def gateway_deployment(
     name: str, namespace: str, uid: str, spec: InferenceGatewaySpec, image: str,
-    pools: Mapping[str, InferencePoolSpec],
+    pools: Mapping[str, InferencePoolSpec], caches: Mapping[str, CachePolicySpec] | None = None,
 ) -> Manifest:
     res = spec.resources
     resources: dict[str, Any] = {"requests": {"cpu": res.cpu, "memory": res.memory}}
@@ -121,7 +132,7 @@ def gateway_deployment(
         "image": spec.image or image,
         "command": gateway_command(name, namespace, spec),
         "ports": ports,
-        "env": gateway_env(spec, pools),
+        "env": gateway_env(spec, pools, caches),
         "resources": resources,
         "readinessProbe": {"httpGet": {"path": READINESS_PATH, "port": "http"}, "periodSeconds": 2,
                            "failureThreshold": 2},
@@ -233,13 +244,13 @@ def gateway_config_map(name: str, namespace: str, uid: str, config_yaml: str, ve
 
 def gateway_children(
     name: str, namespace: str, uid: str, spec: InferenceGatewaySpec, image: str,
-    pools: Mapping[str, InferencePoolSpec],
+    pools: Mapping[str, InferencePoolSpec], caches: Mapping[str, CachePolicySpec] | None = None,
 ) -> list[Manifest]:
     """The gateway's objects except its ConfigMap (written by the config compiler)."""
     return [
         gateway_service_account(name, namespace, uid),
         gateway_role(name, namespace, uid, spec.api_key_secret_ref.name if spec.api_key_secret_ref else None),
         gateway_role_binding(name, namespace, uid),
-        gateway_deployment(name, namespace, uid, spec, image, pools),
+        gateway_deployment(name, namespace, uid, spec, image, pools, caches),
         gateway_service(name, namespace, uid, spec),
     ]
