@@ -158,7 +158,7 @@ def show_misses(rows: Sequence[dict[str, Any]], flag: Callable[[str], bool]) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", default="heldout", choices=["heldout", "heldout2", "heldout3", "heldout4", "tune"])
+    parser.add_argument("--split", default="heldout", choices=["heldout", "heldout2", "heldout3", "heldout4", "heldout5", "tune"])
     parser.add_argument("--repeat", type=int, default=20, help="times each prompt is checked for the latency figure")
     parser.add_argument("--embedding", action="store_true", help="also measure embedding mode (loads the embedder)")
     parser.add_argument("--misses", action="store_true", help="list the guard's false negatives and false positives")
