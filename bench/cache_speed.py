@@ -12,8 +12,11 @@ Per lookup, split three ways, p50 and p99:
 * verify  -- the verifier's analysis of the query and its checks against candidates above the
              threshold (a no-candidate lookup costs ~0 here).
 
-The 5 ms p99 target at 100k entries is checked on search + verify + the rest of ``lookup``
-(exact probe, bookkeeping) -- embedding excluded, and reported separately.
+The issue's target is a whole lookup -- embedding, search and verification -- at p99 <= 5 ms with
+100k entries. Both are checked: the whole lookup (the embedding's p99 plus the rest's, an upper
+bound) and the part after the embedding (search + verify + exact probe and bookkeeping), which is
+what remains on this CPU when the embedding runs on an embeddings pool (CachePolicy
+``embedding: {kind: pool}``).
 
 Entries: the vectors are the embeddings of the labelled set's ~1k texts plus, beyond that,
 mixtures of 3 of them with noise (re-normalised), so the partition has the clustered structure of
@@ -226,7 +229,10 @@ async def main() -> int:
 
     big = max(sizes)
     p99 = worst_p99[big]
-    print(f"\ntarget lookup p99 <= {TARGET_P99_MS} ms at {big} entries (embedding excluded): "
+    whole = float(np.percentile(np.array(lat) * 1e3, 99)) + p99
+    print(f"\ntarget lookup p99 <= {TARGET_P99_MS} ms at {big} entries, with the CPU embedding: "
+          f"{'MET' if whole <= TARGET_P99_MS else 'NOT MET'} (p99 <= {whole:.2f} ms, sum of the parts)")
+    print(f"  without the embedding (an embeddings pool does it): "
           f"{'MET' if p99 <= TARGET_P99_MS else 'NOT MET'} (wall p99 {p99:.3f} ms; CPU p99 {cpu_p99[big]:.3f} ms)")
     return 0
 
