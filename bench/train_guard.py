@@ -2,27 +2,33 @@
 
 A logistic regression (numpy, full-batch accelerated gradient descent, L2) over binary features of
 the guard's normalised views: words, word pairs, 5-letter stems, character pairs of words in other
-scripts, and the heuristic rule families and obfuscation signals (see
+scripts, how the prompt frames a quotation (asks about it, or passes it on to be obeyed), and the
+heuristic rule families and obfuscation signals (see
 tokenway_gateway/guard/classifier.py). A feature is kept only if it occurs in at least
 ``Params.min_groups`` distinct attack/prompt groups of the training data, so a word that only one attack
 (and its obfuscated variants) uses cannot carry weight. A decisive obfuscation signal (text hidden in
 Unicode tag characters, classifier.DECISIVE_SIGNALS) scores 1.0 whatever the model says, here as in
 the guard; the grid below compares it with the model weighing the signal itself.
 
-Data: bench/data/guard_tune.jsonl, guard_heldout.jsonl, guard_heldout2.jsonl, guard_heldout3.jsonl
-(all seen: heldout3 was measured once on the frozen first model, TPR 0.840 / FPR 0.009, and is now
-trained on) and bench/data/guard_train_extra.jsonl (written for training; an extra row that repeats a
-labelled prompt is dropped). guard_heldout4.jsonl is never read: it is the lead's fresh held-out set.
+Data: bench/data/guard_tune.jsonl, guard_heldout.jsonl, guard_heldout2.jsonl, guard_heldout3.jsonl,
+guard_heldout4.jsonl (all seen: heldout3 was measured once on the frozen first model, TPR 0.840 / FPR
+0.009, heldout4 once on the frozen second model, TPR 0.938 / FPR 0.027; both are now trained on) and
+bench/data/guard_train_extra.jsonl (written for training; an extra row that repeats a labelled prompt is
+dropped). guard_heldout5.jsonl is never read (load_rows refuses it): it is the lead's fresh held-out set.
 Groups: an attack and its obfuscated variants share one, and no group straddles a split.
 
 Evaluation, printed against heuristic mode at its default threshold on the same rows:
   - grouped 5-fold cross-validation (an attack and its obfuscated variants never straddle folds);
     the decision threshold is chosen inside each training fold by an inner grouped CV (the highest
-    TPR with FPR <= ``Params.target_fpr``), so the figures are not tuned on the rows they report;
+    TPR with FPR <= ``Params.target_fpr`` on the inner out-of-fold scores of the labelled rows: the
+    extra rows are deliberately hard and not what the FPR target is about), so the figures are not
+    tuned on the rows they report;
   - leave-one-set-out: train on the other sets (+ extra), report on the one left out, which comes
-    from a different author/generator and is the harder, more honest figure. Left-out heldout3 is
-    the most honest of them, though still optimistic: the second batch of extra rows was written
-    after heldout3's misses were seen (other languages, developer mode, role-play, splitting).
+    from a different author/generator and is the harder, more honest figure. Left-out heldout4 is
+    the most honest of them, though still optimistic: the third batch of extra rows was written
+    after heldout4's false positives and misses were seen (users quoting, summarising or reviewing
+    an attack or their own system prompt; payloads passed on inside a "summarise this" wrapper;
+    reversed and rot13 payloads; letter-spaced titles).
 The shipped threshold is chosen the same way on all the data.
 
     python bench/train_guard.py            # CV figures, then write the weights
@@ -51,10 +57,11 @@ from tokenway_gateway.guard import PromptGuard  # noqa: E402
 from tokenway_gateway.guard.classifier import DECISIVE_SIGNALS, WEIGHTS_FILE, Classifier, features  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
-SETS = ("tune", "heldout", "heldout2", "heldout3", "train_extra")
-LABELLED = ("tune", "heldout", "heldout2", "heldout3")
+SETS = ("tune", "heldout", "heldout2", "heldout3", "heldout4", "train_extra")
+LABELLED = ("tune", "heldout", "heldout2", "heldout3", "heldout4")
+NEVER_READ = "heldout5"  # the lead's fresh held-out set
 OUT = ROOT / "dataplane" / "tokenway_gateway" / "guard" / WEIGHTS_FILE
-KINDS_ALL = ("w", "b", "s", "u", "f", "o")
+KINDS_ALL = ("w", "b", "s", "u", "f", "o", "q")
 
 
 @dataclass(frozen=True)
@@ -64,13 +71,18 @@ class Params:
     kinds: tuple[str, ...] = KINDS_ALL
     target_fpr: float = 0.015
     decisive: bool = True  # DECISIVE_SIGNALS flag regardless of the model (as the guard does)
+    # choose the threshold on the labelled sets' out-of-fold scores only: the extra rows are written to
+    # be hard (benign prompts that quote attacks), and would push the threshold above what the labelled
+    # sets, whose FPR is what the target is about, need
+    threshold_on_labelled: bool = True
 
 
 def load_rows() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for name in SETS:
         path = DATA / f"guard_{name}.jsonl"
-        assert "heldout4" not in path.name  # the lead's fresh held-out set: never read here
+        if NEVER_READ in path.name:  # the lead's fresh held-out set: never read here
+            raise SystemExit(f"refusing to read {path.name}: it is the fresh held-out set")
         if not path.exists():
             continue
         with path.open(encoding="utf-8") as f:
@@ -181,7 +193,8 @@ def train_with_threshold(
 ) -> Classifier:
     """Fit on all the rows given; threshold from an inner grouped 5-fold CV on the same rows."""
     inner = oof(feats, y, groups, p, 5, salt + "inner")
-    threshold = choose_threshold(inner, y, p.target_fpr)
+    keep = np.array([not (p.threshold_on_labelled and g.startswith("train_extra:")) for g in groups])
+    threshold = choose_threshold(inner[keep], y[keep], p.target_fpr)
     model = fit(feats, y, groups, p)
     return Classifier(model.weights, model.bias, threshold, model.meta)
 
@@ -258,7 +271,7 @@ def main() -> None:
             for lam in (0.001, 0.003, 0.01)
             for min_groups in (2, 3)
         ]
-        grid += [Params(decisive=False), Params(min_groups=3, decisive=False)]
+        grid += [Params(decisive=False), Params(min_groups=3, decisive=False), Params(kinds=KINDS_ALL[:-1])]
         for p in grid:
             prob = oof(feats, y, groups, p, 5, "search")
             line = f"{tpr_at(prob[labelled], y[labelled], 0.02):.3f}"

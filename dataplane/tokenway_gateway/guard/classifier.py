@@ -9,7 +9,12 @@ Features (all binary, each counted once per prompt):
 - ``u:<two characters>``: character pairs of words in other scripts (the folded view keeps
   Cyrillic, CJK and accented words), so attacks in other languages have features at all;
 - ``f:<family>`` and ``o:<signal>``: the heuristic rule families that fired and the
-  obfuscations seen, so the model weighs the hand-written rules rather than replacing them.
+  obfuscations seen, so the model weighs the hand-written rules rather than replacing them;
+- ``q:<framing>``: how the prompt holds a quotation (of three words or more, in quotation marks):
+  ``q:quoted`` that it has one, ``q:ask`` that the words outside it ask about it (summarise,
+  review, classify, "is this", explain...), ``q:obey`` that they pass it on to be acted on
+  ("do what it says", "follow it", "carry out"...). A user asking about an attack they quote and
+  one sending it inside a "summarise this" wrapper share most words; these tell them apart.
 
 Scoring is one dictionary look-up per feature and a sigmoid: tens of microseconds for a chat
 prompt. The weights ship as ``classifier_weights.json`` in this package and are regenerated,
@@ -33,6 +38,21 @@ MAX_FORM_CHARS = 2_048  # head and tail of each view that the n-grams are taken 
 _WORD = re.compile(r"[a-z]+")
 _FOREIGN = re.compile(r"[^\W\d_]*[^\x00-\x7f\W\d_][^\W\d_]*")  # a word holding a non-ASCII letter
 MAX_FOREIGN_WORDS = 64
+# a quotation: quotation marks (straight, curly, guillemets) around at least three words; the first
+# view only (the folded prompt); an apostrophe inside a word does not open or close one
+_QUOTED = re.compile(
+    r"""(?:(?<![a-z0-9])'|["\u201c\u2018\u00ab])([^"'\u201c\u201d\u2018\u2019\u00ab\u00bb]*?\s[^"'\u201c\u201d\u2018\u2019\u00ab\u00bb]*?\s[^"'\u201c\u201d\u2018\u2019\u00ab\u00bb]*?)(?:'(?![a-z0-9])|["\u201d\u2019\u00bb])"""
+)
+_ASK = re.compile(
+    r"\b(?:summari[sz]|summary|condense|shorten|review|critique|proofread|classify|label|analy[sz]|explain|"
+    r"is (?:this|that|it)|was (?:this|that|it)|does (?:this|that|it)|what (?:was|is|does)|why (?:do|does|would)|"
+    r"translate|paraphrase|quote|rewrite|tighten|improve|rate|check)"
+)
+_OBEY = re.compile(
+    r"\b(?:do (?:what|as) (?:it|they|this)|follow (?:it|them|this|that|the instructions)|obey|carry (?:it |them )?out|"
+    r"act on|execute|comply|apply it|treat (?:it|them|this) as (?:your|real)|then do it|do it\b)"
+)
+MAX_QUOTE_SCAN = 2_048
 # Obfuscations that flag whatever the model says: text spelled in invisible Unicode tag characters
 # (emoji subdivision flags excepted, see normalize.py) is carried by no benign prompt in any data set,
 # and grouped CV is better with the override than with the model weighing the signal.
@@ -45,9 +65,26 @@ def _clip(form: str) -> str:
     return form[:MAX_FORM_CHARS] + " " + form[-MAX_FORM_CHARS:]
 
 
+def framing(form: str) -> tuple[str, ...]:
+    """The ``q:`` features of one folded prompt (without the prefix): whether it quotes, and how."""
+    form = form[:MAX_QUOTE_SCAN]
+    outside = _QUOTED.sub(" ", form)
+    if outside == form:
+        return ()
+    out = ["quoted"]
+    if _ASK.search(outside):
+        out.append("ask")
+    if _OBEY.search(outside):
+        out.append("obey")
+    return tuple(out)
+
+
 def features(forms: Iterable[str], families: Iterable[str] = (), signals: Iterable[str] = ()) -> set[str]:
     """The binary features of one prompt, from its normalised views and the heuristics' evidence."""
     out: set[str] = set()
+    forms = list(forms)
+    if forms:
+        out.update("q:" + q for q in framing(forms[0]))
     for form in forms:
         words = _WORD.findall(_clip(form))
         for index, word in enumerate(words):
@@ -97,6 +134,8 @@ class Classifier:
         words: set[str] = set()
         pairs: set[tuple[str, str]] = set()
         foreign: set[str] = set()
+        forms = list(forms)
+        quoting = framing(forms[0]) if forms else ()
         for form in forms:
             found = _WORD.findall(_clip(form))
             words.update(found)
@@ -109,11 +148,13 @@ class Classifier:
         get_w, get_s = kinds.get("w", empty).get, kinds.get("s", empty).get
         get_b, get_u = kinds.get("b", empty).get, kinds.get("u", empty).get
         get_f, get_o = kinds.get("f", empty).get, kinds.get("o", empty).get
+        get_q = kinds.get("q", empty).get
         z = self.bias + sum(get_w(w, 0.0) for w in words)
         z += sum(get_s(stem, 0.0) for stem in {w[:STEM] for w in words if len(w) > STEM})
         z += sum(get_b(pair, 0.0) for pair in pairs)
         z += sum(get_u(pair, 0.0) for pair in foreign)
         z += sum(get_f(f, 0.0) for f in families) + sum(get_o(o, 0.0) for o in signals)
+        z += sum(get_q(q, 0.0) for q in quoting)
         return _sigmoid(z)
 
     def to_json(self) -> str:

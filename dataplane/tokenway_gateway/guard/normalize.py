@@ -3,11 +3,13 @@
 ``views(text)`` returns the forms of one prompt that the heuristics scan: the prompt
 folded to lower-case ASCII (NFKC for full-width and styled letters, Unicode TR39
 confusables for homoglyphs, invisible characters dropped), leetspeak read back as
-letters, letter-spaced words joined up, text hidden in Unicode tag characters, and
-base64 or hex payloads decoded. Every step is bounded: at most ``MAX_SCAN_CHARS`` of
-a prompt are scanned (its head and its tail), and at most ``MAX_PAYLOADS`` payloads
-of at most ``MAX_PAYLOAD_CHARS`` each are decoded, so a huge prompt costs no more
-than a long one.
+letters, letter-spaced words joined up, text hidden in Unicode tag characters,
+base64 or hex payloads decoded, and, only when the prompt names the trick ("rot13",
+"read it backwards", "reverse this"), the prompt read through ROT13 or reversed. Every
+step is bounded: at most ``MAX_SCAN_CHARS`` of a prompt are scanned (its head and its
+tail), at most ``MAX_PAYLOADS`` payloads of at most ``MAX_PAYLOAD_CHARS`` each are
+decoded, and a ROT13 or reversed view is of the last ``MAX_PAYLOAD_CHARS`` only, so a
+huge prompt costs no more than a long one.
 """
 
 from __future__ import annotations
@@ -58,6 +60,13 @@ _NON_ASCII_WORD = re.compile(r"\w*[^\x00-\x7f]\w*")
 _INVISIBLE_CLASS = "".join(f"\\U{cp:08x}" for cp in _INVISIBLE)
 _INVISIBLE_IN_WORD = re.compile(f"[A-Za-z][{_INVISIBLE_CLASS}]+(?=[A-Za-z])")
 _HEX = re.compile(r"(?:\\x[0-9a-fA-F]{2}){8,}|(?:[0-9a-fA-F]{2}[ :]?){8,}")
+# A prompt is read through ROT13, or reversed, only when it names the trick: decoding every prompt
+# would add a view of gibberish words to each. The decoded view is at most MAX_PAYLOAD_CHARS long.
+_ROT13_CUE = re.compile(r"\brot[ -]?13\b|\bcaesar\b")
+_REVERSED_CUE = re.compile(r"\brevers|\bbackwards?\b|\bflip\b|\bflipped\b|\bmirror|right[ -]to[ -]left")
+_ROT13 = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZabcdefghijklm"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +75,8 @@ class Views:
 
     text: list[str]  # each a lower-case, mostly ASCII form to run the patterns on
     compact: str  # letters only, for patterns that must survive any spacing trick
-    signals: tuple[str, ...]  # obfuscations seen (tags, invisible, mixed-script, base64, hex, leetspeak, spaced)
+    signals: tuple[str, ...]  # obfuscations seen (tags, invisible, mixed-script, base64, hex, leetspeak, spaced,
+    # rot13, reversed)
 
 
 @lru_cache(maxsize=1)
@@ -302,6 +312,13 @@ def views(text: str, lexicon: frozenset[str] = frozenset()) -> Views:
     for _, _, (start, end) in reversed(payloads):  # the encoded run itself holds nothing to match
         text = text[:start] + " " + text[end:]
     sources[0] = text
+    cued = text[:MAX_SCAN_CHARS].lower()
+    if _ROT13_CUE.search(cued):
+        signals.append("rot13")
+        sources.append(text[-MAX_PAYLOAD_CHARS:].translate(_ROT13))
+    if _REVERSED_CUE.search(cued):
+        signals.append("reversed")
+        sources.append(text[-MAX_PAYLOAD_CHARS:][::-1])
     out: list[str] = []
     for source in sources:
         folded, found = fold(source)
