@@ -23,7 +23,8 @@ Figures:
   3. with --embedding: embedding mode (attack exemplars, shared MiniLM embedder), its
      threshold chosen on the tune set.
 
-    python bench/guard.py [--split heldout|heldout2|...|heldout5|tune] [--repeat 20] [--embedding] [--misses]
+    python bench/guard.py [--split heldout|heldout2|...|heldout6|tune] [--repeat 20] [--embedding] [--misses]
+                       [--far-from-training 0.5]
 """
 
 from __future__ import annotations
@@ -61,7 +62,37 @@ BASELINE = re.compile(
 
 
 def load(split: str) -> list[dict[str, Any]]:
-    with (DATA / f"guard_{split}.jsonl").open(encoding="utf-8") as f:
+    return load_path(DATA / f"guard_{split}.jsonl")
+
+
+WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(WORD.findall(text.lower()))
+
+
+def far_from_training(rows: Sequence[dict[str, Any]], trained_on: Sequence[str],
+                      max_overlap: float) -> tuple[list[dict[str, Any]], int]:
+    """``rows`` without those whose words overlap (Jaccard) more than ``max_overlap`` with any prompt the model
+    was trained on: two blind authors can still write the same well-known attack, and such a row measures recall
+    of the training data, not generalisation. Returns the kept rows and how many were dropped."""
+    trained: list[frozenset[str]] = []
+    for name in trained_on:
+        path = DATA / (f"guard_{name}.jsonl" if name != "train_extra" else "guard_train_extra.jsonl")
+        if path.exists():
+            trained += [_words(r["text"]) for r in load_path(path)]
+    kept = []
+    for row in rows:
+        words = _words(row["text"])
+        near = any(len(words & t) / max(1, len(words | t)) > max_overlap for t in trained if t)
+        if not near:
+            kept.append(row)
+    return kept, len(rows) - len(kept)
+
+
+def load_path(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
@@ -157,14 +188,22 @@ def show_misses(rows: Sequence[dict[str, Any]], flag: Callable[[str], bool]) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    splits = ["tune", "heldout", *(f"heldout{n}" for n in range(2, 6))]
+    splits = ["tune", "heldout", *(f"heldout{n}" for n in range(2, 7))]
     parser.add_argument("--split", default="heldout", choices=splits)
+    parser.add_argument("--far-from-training", type=float, metavar="JACCARD",
+                        help="drop prompts whose word overlap with any prompt the shipped model was trained on "
+                        "exceeds JACCARD (e.g. 0.5): the figure then measures generalisation only")
     parser.add_argument("--repeat", type=int, default=20, help="times each prompt is checked for the latency figure")
     parser.add_argument("--embedding", action="store_true", help="also measure embedding mode (loads the embedder)")
     parser.add_argument("--misses", action="store_true", help="list the guard's false negatives and false positives")
     args = parser.parse_args()
 
     rows = load(args.split)
+    if args.far_from_training is not None:
+        trained_on = load_classifier().meta.get("trained_on", ())
+        rows, dropped = far_from_training(rows, trained_on, args.far_from_training)
+        print(f"dropped {dropped} prompts of {args.split} whose word overlap with a training prompt exceeds "
+              f"{args.far_from_training} (Jaccard)")
     guard = PromptGuard(PromptGuardConfig(enabled=True, mode="heuristic"))
     n_attack = sum(r["label"] == "attack" for r in rows)
     print(f"labelled set: {args.split} half, {len(rows)} prompts ({n_attack} attacks, {len(rows) - n_attack} benign)")
