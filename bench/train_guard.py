@@ -2,7 +2,8 @@
 
 A logistic regression (numpy, full-batch accelerated gradient descent, L2) over binary features of
 the guard's normalised views: words, word pairs, 5-letter stems, character pairs of words in other
-scripts, how the prompt frames a quotation (asks about it, or passes it on to be obeyed), and the
+scripts, how the prompt frames a quotation (asks about it, or passes it on to be obeyed) and ``i:``
+copies of the words inside one that is not passed on, and the
 heuristic rule families and obfuscation signals (see
 tokenway_gateway/guard/classifier.py). A feature is kept only if it occurs in at least
 ``Params.min_groups`` distinct attack/prompt groups of the training data, so a word that only one attack
@@ -11,10 +12,11 @@ Unicode tag characters, classifier.DECISIVE_SIGNALS) scores 1.0 whatever the mod
 the guard; the grid below compares it with the model weighing the signal itself.
 
 Data: bench/data/guard_tune.jsonl, guard_heldout.jsonl, guard_heldout2.jsonl, guard_heldout3.jsonl,
-guard_heldout4.jsonl (all seen: heldout3 was measured once on the frozen first model, TPR 0.840 / FPR
-0.009, heldout4 once on the frozen second model, TPR 0.938 / FPR 0.027; both are now trained on) and
+guard_heldout4.jsonl, guard_heldout5.jsonl (all seen: heldout3 was measured once on the frozen first
+model, TPR 0.840 / FPR 0.009, heldout4 once on the frozen second model, TPR 0.938 / FPR 0.027, heldout5
+once on the frozen third model, TPR 0.939 / FPR 0.026; all are now trained on) and
 bench/data/guard_train_extra.jsonl (written for training; an extra row that repeats a labelled prompt is
-dropped). guard_heldout5.jsonl is never read (load_rows refuses it): it is the lead's fresh held-out set.
+dropped). guard_heldout6.jsonl is never read (load_rows refuses it): it is the lead's fresh held-out set.
 Groups: an attack and its obfuscated variants share one, and no group straddles a split.
 
 Evaluation, printed against heuristic mode at its default threshold on the same rows:
@@ -25,10 +27,17 @@ Evaluation, printed against heuristic mode at its default threshold on the same 
     tuned on the rows they report;
   - leave-one-set-out: train on the other sets (+ extra), report on the one left out, which comes
     from a different author/generator and is the harder, more honest figure. Left-out heldout4 is
-    the most honest of them, though still optimistic: the third batch of extra rows was written
-    after heldout4's false positives and misses were seen (users quoting, summarising or reviewing
-    an attack or their own system prompt; payloads passed on inside a "summarise this" wrapper;
-    reversed and rot13 payloads; letter-spaced titles).
+    heldout5 is the most honest of them, though still optimistic: the fourth batch of extra rows was
+    written after heldout5's false positives and misses were seen (security talk quoting an attack in
+    a pentest finding, a moderation log, log lines to classify, a code fence or a block quote; system
+    prompts under review; injections inside pasted chat messages, voicemails and emails; casual
+    developer-mode asks; attacks in Chinese, Thai, Swahili, Tagalog and German; rot13 without a cue),
+    as the third batch was after heldout4's.
+The fourth model adds ``i:`` features (the words of a quotation that is not passed on to be obeyed,
+besides their plain features; see classifier.py) and a ROT13 view without a cue when the prompt reads
+as ROT13 English (normalize.looks_rot13). Replacing the plain features of quoted words by ``i:`` ones
+instead, or adding them only when the prompt asks about the quotation (q:ask), lost more attacks on
+left-out heldout5 (TPR 0.918 and 0.910 against 0.939, FPR 0.015 and 0.019).
 The shipped threshold is chosen the same way on all the data.
 
     python bench/train_guard.py            # CV figures, then write the weights
@@ -57,11 +66,11 @@ from tokenway_gateway.guard import PromptGuard  # noqa: E402
 from tokenway_gateway.guard.classifier import DECISIVE_SIGNALS, WEIGHTS_FILE, Classifier, features  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
-SETS = ("tune", "heldout", "heldout2", "heldout3", "heldout4", "train_extra")
-LABELLED = ("tune", "heldout", "heldout2", "heldout3", "heldout4")
-NEVER_READ = "heldout5"  # the lead's fresh held-out set
+SETS = ("tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "train_extra")
+LABELLED = ("tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5")
+NEVER_READ = "heldout6"  # the lead's fresh held-out set
 OUT = ROOT / "dataplane" / "tokenway_gateway" / "guard" / WEIGHTS_FILE
-KINDS_ALL = ("w", "b", "s", "u", "f", "o", "q")
+KINDS_ALL = ("w", "b", "s", "u", "f", "o", "q", "i")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,13 @@ Features (all binary, each counted once per prompt):
   review, classify, "is this", explain...), ``q:obey`` that they pass it on to be acted on
   ("do what it says", "follow it", "carry out"...). A user asking about an attack they quote and
   one sending it inside a "summarise this" wrapper share most words; these tell them apart.
+  Code fences and ``>`` block-quote lines count as quotations too;
+- ``i:w:``, ``i:b:``, ``i:s:``: the words, pairs and stems *inside* a quotation that is not passed
+  on to be obeyed (no ``q:obey``), besides their plain ``w:``/``b:``/``s:`` features. "ignore your
+  instructions" quoted in a pentest finding or a log line the user asks about then carries its plain
+  weight plus a correction learnt for quoted words, which the same words addressed to the model do
+  not get. (Replacing the plain names instead, or prefixing only when ``q:ask`` fires, lost more
+  attacks on left-out heldout5: injections inside pasted messages are quoted too.)
 
 Scoring is one dictionary look-up per feature and a sigmoid: tens of microseconds for a chat
 prompt. The weights ship as ``classifier_weights.json`` in this package and are regenerated,
@@ -53,6 +60,9 @@ _OBEY = re.compile(
     r"act on|execute|comply|apply it|treat (?:it|them|this) as (?:your|real)|then do it|do it\b)"
 )
 MAX_QUOTE_SCAN = 2_048
+_FENCE = re.compile(r"```[^`]*(?:```|$)")  # a code fence (or an unclosed one to the end)
+_BLOCK = re.compile(r"(?m)^[ \t]*>[^\n]*$")  # a block-quote line
+INSIDE = "i:"  # the prefix of the words inside a quotation that is not passed on to be obeyed
 # Obfuscations that flag whatever the model says: text spelled in invisible Unicode tag characters
 # (emoji subdivision flags excepted, see normalize.py) is carried by no benign prompt in any data set,
 # and grouped CV is better with the override than with the model weighing the signal.
@@ -65,34 +75,68 @@ def _clip(form: str) -> str:
     return form[:MAX_FORM_CHARS] + " " + form[-MAX_FORM_CHARS:]
 
 
-def framing(form: str) -> tuple[str, ...]:
-    """The ``q:`` features of one folded prompt (without the prefix): whether it quotes, and how."""
-    form = form[:MAX_QUOTE_SCAN]
-    outside = _QUOTED.sub(" ", form)
-    if outside == form:
-        return ()
+def quotation(form: str) -> tuple[str, str, tuple[str, ...]]:
+    """``(outside, inside, framing)`` of one folded prompt: the text outside its quotations, the
+    quoted text, and the ``q:`` features (without the prefix): whether it quotes, and how. Only the
+    first ``MAX_QUOTE_SCAN`` characters are searched for quotations."""
+    head, tail = form[:MAX_QUOTE_SCAN], form[MAX_QUOTE_SCAN:]
+    spans: list[str] = []
+
+    def take(match: re.Match[str]) -> str:
+        spans.append(match.group(match.lastindex or 0))
+        return " | "
+
+    outside = _BLOCK.sub(take, _FENCE.sub(take, head))
+    for _ in range(3):  # a quotation inside a quotation: the inner one first, then the outer one
+        count = len(spans)
+        outside = _QUOTED.sub(take, outside)
+        if len(spans) == count:
+            break
+    if not spans:
+        return form, "", ()
     out = ["quoted"]
     if _ASK.search(outside):
         out.append("ask")
     if _OBEY.search(outside):
         out.append("obey")
-    return tuple(out)
+    return outside + tail, " | ".join(spans), tuple(out)
+
+
+def framing(form: str) -> tuple[str, ...]:
+    """The ``q:`` features of one folded prompt (without the prefix): whether it quotes, and how."""
+    return quotation(form)[2]
+
+
+def _split(form: str) -> tuple[str, str, tuple[str, ...]]:
+    """The first view's clipped text, the quoted text that also gets ``i:`` features (none when the
+    prompt passes its quotation on to be obeyed), and the framing."""
+    clipped = _clip(form)
+    _, inside, quoting = quotation(clipped)
+    return clipped, ("" if "obey" in quoting else inside), quoting
+
+
+def _ngrams(text: str, prefix: str, out: set[str]) -> None:
+    words = _WORD.findall(text)
+    for index, word in enumerate(words):
+        out.add(prefix + "w:" + word)
+        if len(word) > STEM:
+            out.add(prefix + "s:" + word[:STEM])
+        if index:
+            out.add(prefix + "b:" + words[index - 1] + " " + word)
 
 
 def features(forms: Iterable[str], families: Iterable[str] = (), signals: Iterable[str] = ()) -> set[str]:
     """The binary features of one prompt, from its normalised views and the heuristics' evidence."""
     out: set[str] = set()
     forms = list(forms)
-    if forms:
-        out.update("q:" + q for q in framing(forms[0]))
-    for form in forms:
-        words = _WORD.findall(_clip(form))
-        for index, word in enumerate(words):
-            out.add("w:" + word)
-            if len(word) > STEM:
-                out.add("s:" + word[:STEM])
-            if index:
-                out.add("b:" + words[index - 1] + " " + word)
+    for number, form in enumerate(forms):
+        if number == 0:
+            plain, inside, quoting = _split(form)
+            out.update("q:" + q for q in quoting)
+            _ngrams(plain, "", out)
+            _ngrams(inside, INSIDE, out)
+        else:
+            _ngrams(_clip(form), "", out)
         if not form.isascii():
             for word in _FOREIGN.findall(form[:MAX_FORM_CHARS])[:MAX_FOREIGN_WORDS]:
                 out.update("u:" + word[i : i + 2] for i in range(len(word) - 1))
@@ -120,7 +164,9 @@ class Classifier:
     def __post_init__(self) -> None:
         for name, weight in self.weights.items():
             kind, key = name[0], name[2:]
-            self._by_kind.setdefault(kind, {})[tuple(key.split(" ")) if kind == "b" else key] = weight
+            if name.startswith(INSIDE):  # i:w:, i:b:, i:s: are kept as kinds "iw", "ib", "is"
+                kind, key = "i" + name[2], name[4:]
+            self._by_kind.setdefault(kind, {})[tuple(key.split(" ")) if kind[-1] == "b" else key] = weight
 
     def margin(self, feats: Iterable[str]) -> float:
         get = self.weights.get
@@ -134,10 +180,15 @@ class Classifier:
         words: set[str] = set()
         pairs: set[tuple[str, str]] = set()
         foreign: set[str] = set()
-        forms = list(forms)
-        quoting = framing(forms[0]) if forms else ()
-        for form in forms:
-            found = _WORD.findall(_clip(form))
+        inside_words: list[str] = []
+        quoting: tuple[str, ...] = ()
+        for number, form in enumerate(forms):
+            if number == 0:
+                plain, inside, quoting = _split(form)
+                inside_words = _WORD.findall(inside)
+            else:
+                plain = _clip(form)
+            found = _WORD.findall(plain)
             words.update(found)
             pairs.update(pairwise(found))
             if not form.isascii():
@@ -155,6 +206,11 @@ class Classifier:
         z += sum(get_u(pair, 0.0) for pair in foreign)
         z += sum(get_f(f, 0.0) for f in families) + sum(get_o(o, 0.0) for o in signals)
         z += sum(get_q(q, 0.0) for q in quoting)
+        if inside_words:
+            get_iw, get_is, get_ib = kinds.get("iw", empty).get, kinds.get("is", empty).get, kinds.get("ib", empty).get
+            z += sum(get_iw(w, 0.0) for w in set(inside_words))
+            z += sum(get_is(stem, 0.0) for stem in {w[:STEM] for w in inside_words if len(w) > STEM})
+            z += sum(get_ib(pair, 0.0) for pair in set(pairwise(inside_words)))
         return _sigmoid(z)
 
     def to_json(self) -> str:

@@ -60,13 +60,37 @@ _NON_ASCII_WORD = re.compile(r"\w*[^\x00-\x7f]\w*")
 _INVISIBLE_CLASS = "".join(f"\\U{cp:08x}" for cp in _INVISIBLE)
 _INVISIBLE_IN_WORD = re.compile(f"[A-Za-z][{_INVISIBLE_CLASS}]+(?=[A-Za-z])")
 _HEX = re.compile(r"(?:\\x[0-9a-fA-F]{2}){8,}|(?:[0-9a-fA-F]{2}[ :]?){8,}")
-# A prompt is read through ROT13, or reversed, only when it names the trick: decoding every prompt
-# would add a view of gibberish words to each. The decoded view is at most MAX_PAYLOAD_CHARS long.
+# A prompt is read through ROT13, or reversed, only when it names the trick (or, for ROT13, reads as
+# it, see looks_rot13): decoding every prompt would add a view of gibberish words to each. The decoded
+# view is at most MAX_PAYLOAD_CHARS long.
 _ROT13_CUE = re.compile(r"\brot[ -]?13\b|\bcaesar\b")
 _REVERSED_CUE = re.compile(r"\brevers|\bbackwards?\b|\bflip\b|\bflipped\b|\bmirror|right[ -]to[ -]left")
 _ROT13 = str.maketrans(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZabcdefghijklm"
 )
+# ... or when, without a cue, far more of its words are common English words read through ROT13 than
+# read as they are (a carrier sentence in plain English keeps the raw count up). Only the first
+# _ROT13_SNIFF_CHARS are counted.
+_COMMON = frozenset(
+    {
+        *("the", "you", "your", "and", "to", "of", "is", "are", "in", "that", "it", "for", "with", "be"),
+        *("not", "now", "this", "all", "my", "me", "what", "from", "have", "will", "must", "can", "do"),
+        *("on", "as", "or", "at", "by", "any", "no"),
+    }
+)
+_COMMON_ROT13 = frozenset(word.translate(_ROT13) for word in _COMMON)
+_ROT13_SNIFF_CHARS = 2_048
+_ASCII_WORD = re.compile(r"[a-z]+")
+
+
+def looks_rot13(lowered: str) -> bool:
+    """Whether a lower-cased prompt reads as ROT13 English: at least 4 common words when decoded, and
+    at least twice as many (plus 2) as when read as it is."""
+    words = _ASCII_WORD.findall(lowered[:_ROT13_SNIFF_CHARS])
+    if len(words) < 6:
+        return False
+    decoded = sum(word in _COMMON_ROT13 for word in words)
+    return decoded >= 4 and decoded >= 2 * sum(word in _COMMON for word in words) + 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +337,7 @@ def views(text: str, lexicon: frozenset[str] = frozenset()) -> Views:
         text = text[:start] + " " + text[end:]
     sources[0] = text
     cued = text[:MAX_SCAN_CHARS].lower()
-    if _ROT13_CUE.search(cued):
+    if _ROT13_CUE.search(cued) or looks_rot13(cued):
         signals.append("rot13")
         sources.append(text[-MAX_PAYLOAD_CHARS:].translate(_ROT13))
     if _REVERSED_CUE.search(cued):
