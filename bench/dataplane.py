@@ -514,11 +514,15 @@ def start_target(name: str, upstream: int, args: argparse.Namespace, workdir: Pa
     elif name == POLICIES_TARGET:
         cmd, env = policies_cmd(port, upstream, workdir, args)
         TARGET_HEADERS[f"http://127.0.0.1:{port}{CHAT_PATH}"] = f"Authorization: Bearer {BENCH_KEY}"
+        if args.time_policy_stages:
+            env["TOKENWAY_STAGE_TIMING"] = "1"
     elif name == LLM_AWARE_TARGET:
         cmd, env = llm_aware_cmd(port, upstream, workdir, args)
     elif name == CACHE_TARGET:
         cmd, env = cache_cmd(port, upstream, workdir, args)
         TARGET_SCRIPTS[f"http://127.0.0.1:{port}{CHAT_PATH}"] = BENCH / "wrk" / "chat_cache_miss.lua"
+        if args.time_policy_stages:
+            env["TOKENWAY_STAGE_TIMING"] = "1"
     elif name == CHAIN_TARGET:
         cmd, env = tokenway_cmd(port, upstream, workdir, args)
         env["TOKENWAY_BENCH_NOOP_STAGES"] = str(args.noop_stages)
@@ -747,7 +751,7 @@ def measure(targets: list[Target], args: argparse.Namespace) -> None:
         return run_wrk(args, t.url, 1, args.c1_seconds)
 
     def throughput(t: Target) -> dict[str, Any]:
-        s0 = scrape_stages(t.port) if t.name == CHAIN_TARGET else None
+        s0 = scrape_stages(t.port) if t.name in timed_targets(args) else None
         c0 = cpu_seconds(t.proc.pid) if t.proc else 0.0
         b0 = cpu_busy(args.proxy_cpus)
         r = run_wrk(args, t.url, args.connections, args.seconds)
@@ -1102,6 +1106,30 @@ def _get(t: Target | None, *path: str) -> Any:
     return cur
 
 
+def timed_targets(args: argparse.Namespace) -> set[str]:
+    """The targets run with TOKENWAY_STAGE_TIMING=1 (their stage costs are read from /metrics)."""
+    return {CHAIN_TARGET, POLICIES_TARGET, CACHE_TARGET} if args.time_policy_stages else {CHAIN_TARGET}
+
+
+def stage_table(target: Target | None, title: str) -> str | None:
+    """One target's stage costs from its throughput rounds, with what the rest of the process spent."""
+    stages: dict[str, dict[str, float]] | None = _get(target, "c32", "stages")
+    if target is None or not stages:
+        return None
+    rows = []
+    total = 0.0
+    for stage, c in stages.items():
+        total += c["us_per_request"]
+        rows.append([stage, fmt(c["us_per_call"], ".2f"), fmt(c["calls_per_request"], ".2f"),
+                     fmt(c["us_per_request"], ".2f")])
+    process = _get(target, "c32", "cpu_us_per_request")
+    rows.append(["all stages", "", "", fmt(total, ".2f")])
+    if process is not None:
+        rows.append(["outside the stages", "", "", fmt(process - total, ".2f")])
+        rows.append(["whole process", "", "", fmt(process, ".2f")])
+    return table(title, ["stage", "us/call", "calls/req", "us/req"], rows)
+
+
 def cost_report(targets: list[Target], args: argparse.Namespace) -> str:
     """CPU-us per request of every proxy, and tokenway-chain's stages (from the throughput rounds)."""
     by = {t.name: t for t in targets}
@@ -1120,29 +1148,20 @@ def cost_report(targets: list[Target], args: argparse.Namespace) -> str:
             rows,
         )
     ]
+    for name in timed_targets(args) - {CHAIN_TARGET}:
+        policy_table = stage_table(by.get(name), f"Stage costs of {name} (TOKENWAY_STAGE_TIMING=1, "
+                                   "--time-policy-stages: time inside each stage's run(), us; settle hooks such as "
+                                   "the limiter's settle and the cache's store run after the response, outside)")
+        if policy_table:
+            out.append(policy_table)
     chain = by.get(CHAIN_TARGET)
     stages: dict[str, dict[str, float]] | None = _get(chain, "c32", "stages")
-    if chain is None or not stages:
+    chain_table = stage_table(chain, f"Stage costs of {CHAIN_TARGET} ({args.noop_stages} no-op stages, default "
+                              "picker; TOKENWAY_STAGE_TIMING=1: time inside each stage's run(), us)")
+    if chain is None or not stages or not chain_table:
         return "\n".join(out)
-    rows = []
-    total = 0.0
-    for stage, c in stages.items():
-        total += c["us_per_request"]
-        rows.append([stage, fmt(c["us_per_call"], ".2f"), fmt(c["calls_per_request"], ".2f"),
-                     fmt(c["us_per_request"], ".2f")])
     process = _get(chain, "c32", "cpu_us_per_request")
-    rows.append(["all stages", "", "", fmt(total, ".2f")])
-    if process is not None:
-        rows.append(["outside the stages", "", "", fmt(process - total, ".2f")])
-        rows.append(["whole process", "", "", fmt(process, ".2f")])
-    out.append(
-        table(
-            f"Stage costs of {CHAIN_TARGET} ({args.noop_stages} no-op stages, default picker; TOKENWAY_STAGE_TIMING=1: "
-            "time inside each stage's run(), us)",
-            ["stage", "us/call", "calls/req", "us/req"],
-            rows,
-        )
-    )
+    out.append(chain_table)
     noops = [c["us_per_call"] for name, c in stages.items() if name.startswith("noop-")]
     notes = []
     frame = _get(chain, "frame")
@@ -1307,6 +1326,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tokenway-rev", metavar="REV",
                    help="run Tokenway from `git archive REV` (e.g. HEAD) instead of the working tree")
     p.add_argument("--noop-stages", type=int, default=4, help=f"no-op stages of the {CHAIN_TARGET} target")
+    p.add_argument("--time-policy-stages", action="store_true",
+                   help=f"also run {POLICIES_TARGET} and {CACHE_TARGET} with TOKENWAY_STAGE_TIMING=1 and print their "
+                   "stage costs (the timing wrapper adds ~0.3 us per stage, so their req/s drop slightly)")
     p.add_argument("--no-scaling", dest="scaling", action="store_false",
                    help="skip the scaling run (bench/scaling.py: endpoints and rules)")
     import scaling as scaling_bench  # bench/scaling.py, beside this file

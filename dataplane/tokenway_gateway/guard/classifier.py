@@ -102,11 +102,6 @@ def quotation(form: str) -> tuple[str, str, tuple[str, ...]]:
     return outside + tail, " | ".join(spans), tuple(out)
 
 
-def framing(form: str) -> tuple[str, ...]:
-    """The ``q:`` features of one folded prompt (without the prefix): whether it quotes, and how."""
-    return quotation(form)[2]
-
-
 def _split(form: str) -> tuple[str, str, tuple[str, ...]]:
     """The first view's clipped text, the quoted text that also gets ``i:`` features (none when the
     prompt passes its quotation on to be obeyed), and the framing."""

@@ -4,8 +4,9 @@
 folded to lower-case ASCII (NFKC for full-width and styled letters, Unicode TR39
 confusables for homoglyphs, invisible characters dropped), leetspeak read back as
 letters, letter-spaced words joined up, text hidden in Unicode tag characters,
-base64 or hex payloads decoded, and, only when the prompt names the trick ("rot13",
-"read it backwards", "reverse this"), the prompt read through ROT13 or reversed. Every
+base64 or hex payloads decoded, and the prompt read reversed when it names the trick ("read
+it backwards", "reverse this") or through ROT13 when it names it ("rot13") or reads as it
+(:func:`looks_rot13`). Every
 step is bounded: at most ``MAX_SCAN_CHARS`` of a prompt are scanned (its head and its
 tail), at most ``MAX_PAYLOADS`` payloads of at most ``MAX_PAYLOAD_CHARS`` each are
 decoded, and a ROT13 or reversed view is of the last ``MAX_PAYLOAD_CHARS`` only, so a
